@@ -1,0 +1,124 @@
+"""The Connector base class: what every system plugin implements.
+
+A connector is registered as a class (``register(MyConnector)``) and instantiated once per
+configured system. Declare what it can do in ``capabilities``; every capability must have
+its method overridden (checked when the plugin is registered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from agent.errors import NotSupported
+
+if TYPE_CHECKING:
+    from agent.config import SystemConfig
+    from agent.detectors import Detector
+    from agent.models import Finding, Subject
+
+# capability name -> method that must be overridden to claim it
+CAPABILITY_METHODS: dict[str, str] = {
+    "check": "check",
+    "discover": "discover",
+    "search": "search",
+    "read": "read",
+    "erase": "erase",
+    "suppress": "suppress",
+    "restrict": "restrict",
+    "rectify": "rectify",
+}
+
+
+@dataclass
+class CheckResult:
+    ok: bool
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Container:
+    """One place discovery inventories: a table, a folder, a prefix."""
+
+    name: str
+    kind: str
+    items: int | None = None
+    fields: list[str] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ConnectorContext:
+    """What the core hands a connector: the detectors and the shared settings."""
+
+    detectors: Sequence[Detector] = ()
+    # other systems' names, for declared or inferred cross-system references
+    system_names: Sequence[str] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Connector:
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    url_schemes: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, system: SystemConfig, context: ConnectorContext | None = None) -> None:
+        self.system = system
+        self.context = context or ConnectorContext()
+
+    # ------------------------------------------------------------------ registration
+    @classmethod
+    def validate_registration(cls) -> str | None:
+        """A problem with the class as a plugin, or None."""
+        unknown = set(cls.capabilities) - set(CAPABILITY_METHODS)
+        if unknown:
+            return f"declares unknown capabilities {sorted(unknown)}"
+        for capability in sorted(cls.capabilities):
+            method = CAPABILITY_METHODS[capability]
+            if getattr(cls, method) is getattr(Connector, method):
+                return f"declares capability {capability!r} but does not implement {method}()"
+        return None
+
+    def _unsupported(self, what: str) -> NotSupported:
+        return NotSupported(f"connector {self.name!r} (system {self.system.name!r}) "
+                            f"does not support {what}")
+
+    # ------------------------------------------------------------------ the work
+    def check(self) -> CheckResult:
+        """Reach the system and read something cheap; never raises for an unreachable one."""
+        raise self._unsupported("check")
+
+    def discover(self) -> Iterator[Container]:
+        """Inventory the containers personal data may sit in (for sweeps)."""
+        raise self._unsupported("discover")
+
+    def search(self, subjects: Sequence[Subject]) -> Iterable[Finding]:
+        """Findings for every subject, in one pass over the system where possible.
+
+        Each finding carries ``subject`` (the subject's ref), the identifier ids it matched
+        (``internal_matched_ids``) and the identity values on the record
+        (``internal_values``); the engine decides strength and expansion.
+        """
+        raise self._unsupported("search")
+
+    def read(self, findings: Sequence[Finding]) -> Iterator[dict[str, Any]]:
+        """The content of each finding, for access and portability exports."""
+        raise self._unsupported("read")
+
+    def erase(self, plan_items: Sequence[Any]) -> Iterator[Any]:
+        raise self._unsupported("erase")
+
+    def suppress(self, plan_items: Sequence[Any]) -> Iterator[Any]:
+        raise self._unsupported("suppress")
+
+    def restrict(self, plan_items: Sequence[Any]) -> Iterator[Any]:
+        raise self._unsupported("restrict")
+
+    def rectify(self, plan_items: Sequence[Any], changes: dict[str, Any]) -> Iterator[Any]:
+        raise self._unsupported("rectify")
+
+    def close(self) -> None:
+        """Release connections; called once when the engine is done with the system."""
