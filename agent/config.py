@@ -166,6 +166,7 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
     if not isinstance(state, str) or "://" not in state:
         raise ConfigError("must be a database URL like sqlite:///state.sqlite",
                           path=where, key="agent.state")
+    state = _anchor_sqlite(state, base)
     hmac_key = Path(agent.get("hmac_key", "keys/hmac.key"))
     if not hmac_key.is_absolute():
         hmac_key = base / hmac_key
@@ -230,6 +231,14 @@ def _system(raw: Any, index: int, where: str, resolve: _Resolver, base: Path) ->
                         options=resolved["options"], references=dict(references),
                         enabled=enabled, timeout=float(timeout),
                         description=str(raw.get("description", "")), base_dir=base)
+
+
+def _anchor_sqlite(url: str, base: Path) -> str:
+    """A relative SQLite path means relative to the config file, not the current folder."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + (base / url[len(prefix):]).as_posix()
+    return url
 
 
 def _int(value: Any, where: str, key: str, low: int, high: int) -> int:

@@ -2,15 +2,73 @@
 
 Detectors are registered as instances (``register(EmailDetector())``). The SQL connector
 uses them to infer identity columns; discovery sweeps use them to build the data map.
+
+A subclass is declarative: it sets class attributes and inherits the logic here.
+
+- Column names are compared in lower snake_case (``EmailAddress`` and ``email address``
+  become ``email_address``), so one pattern covers the spellings SQL Server, PostgreSQL and
+  spreadsheets use.
+- Values are judged as text: integers (a phone or IMEI in a numeric column), integral
+  floats and decimals, and dates are turned into text first.
+- Pass the column name when judging values from a known column: some shapes count only in
+  a column named for them (bare digits are an account number only in ``account_no``).
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import ClassVar
 
 from agent.identifiers import try_normalise
+
+_CAMEL_ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+# Columns *about* a piece of data rather than holding it (email_opt_in, phone_type,
+# name_verified); every detector skips them unless it clears ``common_exclude``.
+COMMON_EXCLUDE: tuple[str, ...] = (
+    r"(^|_)(opt_?in|opt_?out|opted_?in|opted_?out|optin|optout|consent|consented|verified|"
+    r"verification|validated|valid|confirmed|bounced?|status|flag|count|type|hash|hashed|"
+    r"sha\d*|md5|encrypted|format|pref|prefs|preference|preferences|permission|allowed|"
+    r"template|unsubscribed?|subscribed)(_|\d|$)",
+    r"^(is|has|can|allow|send|no)_",
+    r"_(at|sent)$",
+)
+
+
+def column_key(column: str) -> str:
+    """``EmailAddress`` / ``email-address`` / ``EMAIL ADDRESS`` -> ``email_address``."""
+    text = _CAMEL.sub(r"\1_\2", _CAMEL_ACRONYM.sub(r"\1_\2", column))
+    return _NON_WORD.sub("_", text.lower()).strip("_")
+
+
+def value_text(value: object) -> str | None:
+    """A stored value as stripped text, or None when it cannot hold an identifier."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        text = value.date().isoformat()
+    elif isinstance(value, date):
+        text = value.isoformat()
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float | Decimal):
+        # numbers read back from numeric columns or spreadsheets: 7700900123.0
+        finite = math.isfinite(value) if isinstance(value, float) else value.is_finite()
+        if not finite or value != int(value):
+            return None
+        text = str(int(value))
+    elif isinstance(value, str):
+        text = value
+    else:
+        return None
+    text = text.strip()
+    return text or None
 
 
 class Detector:
@@ -19,32 +77,103 @@ class Detector:
     identifier_type: ClassVar[str | None] = None
     # the policy's data groups this kind of data belongs to
     categories: ClassVar[tuple[str, ...]] = ()
-    # regular expressions over lower-cased column names that suggest this kind of data
+    # regular expressions (re.search) over the lower snake_case column name
     column_patterns: ClassVar[tuple[str, ...]] = ()
     # column names that look like a match but are not (``email_opt_in``)
     column_exclude: ClassVar[tuple[str, ...]] = ()
+    # exclusions shared by every detector; a subclass may narrow them
+    common_exclude: ClassVar[tuple[str, ...]] = COMMON_EXCLUDE
+    # the shape (re.fullmatch over the value's text) a value must have; None: any shape
+    value_pattern: ClassVar[str | None] = None
+    # another shape accepted only in a column whose name matches this detector
+    named_value_pattern: ClassVar[str | None] = None
+    # values rejected even when they fit (re.search, case-insensitive): "Acme Ltd" as a name
+    value_exclude: ClassVar[str | None] = None
+    # whether values alone reveal the kind of data (an e-mail does; a date may be anything)
+    by_value: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self._name_res = [re.compile(p) for p in self.column_patterns]
-        self._exclude_res = [re.compile(p) for p in self.column_exclude]
+        self._exclude_res = [re.compile(p) for p in (*self.column_exclude, *self.common_exclude)]
+        self._value_re = re.compile(self.value_pattern) if self.value_pattern else None
+        self._named_value_re = (re.compile(self.named_value_pattern)
+                                if self.named_value_pattern else None)
+        self._value_exclude_re = (re.compile(self.value_exclude, re.IGNORECASE)
+                                  if self.value_exclude else None)
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    # ------------------------------------------------------------------ column names
     def matches_column_name(self, column: str) -> bool:
-        lowered = column.lower()
-        if any(r.search(lowered) for r in self._exclude_res):
+        key = column_key(column)
+        if any(r.search(key) for r in self._exclude_res):
             return False
-        return any(r.search(lowered) for r in self._name_res)
+        return any(r.search(key) for r in self._name_res)
 
-    def normalise(self, value: object) -> str | None:
-        """The normalised identifier in ``value``, or None. Default: the identifier rules."""
-        if self.identifier_type is None or value is None:
+    # ------------------------------------------------------------------ values
+    def _fits(self, text: str, column: str | None) -> bool:
+        if self._value_re is None or self._value_re.fullmatch(text):
+            fits = True
+        else:
+            fits = bool(self._named_value_re and column is not None
+                        and self._named_value_re.fullmatch(text)
+                        and self.matches_column_name(column))
+        return fits and not (self._value_exclude_re and self._value_exclude_re.search(text))
+
+    def normalise(self, value: object, column: str | None = None) -> str | None:
+        """The normalised identifier in ``value``, or None (always None without a type)."""
+        text = value_text(value)
+        if text is None or self.identifier_type is None or not self._fits(text, column):
             return None
-        return try_normalise(self.identifier_type, value if isinstance(value, str) else str(value))
+        return try_normalise(self.identifier_type, text)
 
-    def matches(self, value: object) -> bool:
-        return self.normalise(value) is not None
+    def matches(self, value: object, column: str | None = None) -> bool:
+        """Whether ``value`` looks like this kind of data (a type-less detector: by shape)."""
+        text = value_text(value)
+        if text is None or not self._fits(text, column):
+            return False
+        if self.identifier_type is None:
+            return self._value_re is not None or self._named_value_re is not None
+        return try_normalise(self.identifier_type, text) is not None
 
-    def share_matching(self, values: Sequence[object]) -> float:
-        present = [v for v in values if v is not None and str(v).strip()]
+    def share_matching(self, values: Sequence[object], column: str | None = None) -> float:
+        present = [v for v in values if value_text(v) is not None]
         if not present:
             return 0.0
-        return sum(1 for v in present if self.matches(v)) / len(present)
+        return sum(1 for v in present if self.matches(v, column)) / len(present)
+
+    # ------------------------------------------------------------------ columns
+    def identifies_column(self, column: str, samples: Sequence[object] = (), *,
+                          named_share: float = 0.5, value_share: float = 0.9,
+                          min_samples: int = 3) -> bool:
+        """Whether ``column`` holds this kind of data, judged by its name and sampled values.
+
+        A matching name suffices for an empty column and otherwise needs ``named_share`` of
+        the non-empty samples to fit (legacy columns hold some junk). Without a matching
+        name only a ``by_value`` detector decides, on text samples nearly all fitting:
+        numbers in a numeric column say nothing until the column's name does.
+        """
+        present = [v for v in samples if value_text(v) is not None]
+        if self.matches_column_name(column):
+            return not present or self.share_matching(present, column) >= named_share
+        if not self.by_value or len(present) < min_samples:
+            return False
+        if not all(isinstance(v, str) for v in present):
+            return False
+        return self.share_matching(present) >= value_share
+
+
+def classify_column(detectors: Iterable[Detector], column: str,
+                    samples: Sequence[object] = ()) -> Detector | None:
+    """The detector that best explains ``column``: a name match first, then the value share."""
+    best: tuple[int, float] | None = None
+    chosen: Detector | None = None
+    for detector in detectors:
+        if not detector.identifies_column(column, samples):
+            continue
+        rank = (int(detector.matches_column_name(column)),
+                detector.share_matching(samples, column))
+        if best is None or rank > best:
+            best, chosen = rank, detector
+    return chosen

@@ -132,7 +132,7 @@ class Finding:
         self.categories = sorted(set(self.categories) | set(other.categories))
         if other.rows:
             self.rows = sorted(set(self.rows or []) | set(other.rows))
-        if self.internal_parent is None and not self.internal_matched_ids:
+        if self.internal_parent is None:
             self.internal_parent, self.internal_link = other.internal_parent, other.internal_link
         self.internal_holder = self.internal_holder or other.internal_holder
         self.internal_party = self.internal_party or other.internal_party

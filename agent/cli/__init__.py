@@ -1,0 +1,72 @@
+"""The ``dsr`` command line: noun groups and verb commands, ``--json`` on every command.
+
+Exit codes: 0 ok, 1 user error, 2 usage, 3 partial (some system failed),
+4 verification failed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from agent import __version__
+from agent import logging as dsr_logging
+from agent.cli import demo_cmd, init_cmd, plugins_cmd, search_cmd, systems_cmd
+from agent.cli.context import AppContext, emit_json
+from agent.errors import EXIT_USER_ERROR, DsrError
+from agent.plugins import PluginManager, get_plugin_manager
+
+# Built-in commands: each module exposes one click command or group.
+COMMANDS = (search_cmd.search, plugins_cmd.plugins, systems_cmd.systems, init_cmd.init,
+            demo_cmd.demo)
+
+
+def build_cli(pm: PluginManager) -> click.Group:
+    @click.group(context_settings={"help_option_names": ["-h", "--help"],
+                                  "max_content_width": 100})
+    @click.option("--config", "config_path", envvar="DSR_CONFIG", metavar="PATH",
+                  help="Configuration file (default ./agent.toml; env DSR_CONFIG).")
+    @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+                  default=None, help="Log level on stderr (default info, or [agent] log_level).")
+    @click.version_option(__version__, prog_name="dsr")
+    @click.pass_context
+    def cli(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
+        """dsr-agent: find one person's data in every system, export it, erase it, prove it."""
+        dsr_logging.configure(log_level or os.environ.get("DSR_LOG_LEVEL", "info"))
+        app = AppContext(config_path=config_path, plugin_manager=pm)
+        ctx.obj = app
+        ctx.call_on_close(app.close)
+
+    for command in COMMANDS:
+        cli.add_command(command)
+    pm.hook.register_commands(cli=cli)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    wants_json = "--json" in args
+    try:
+        pm = get_plugin_manager()
+        cli = build_cli(pm)
+        result = cli.main(args=args, prog_name="dsr", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return EXIT_USER_ERROR
+    except DsrError as exc:
+        if wants_json:
+            emit_json({"error": str(exc), "exit_code": exc.exit_code})
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    return int(result or 0)
+
+
+def run() -> None:
+    sys.exit(main())

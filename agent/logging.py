@@ -1,0 +1,104 @@
+"""structlog set-up: JSON lines to stderr (pretty on a TTY) with personal data redacted.
+
+The redactor holds every identifier value being searched (and its stored variants) plus
+every configured secret; a processor replaces them in every string of every log line,
+including lines from other libraries routed through the standard logging module.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+import structlog
+
+REDACTED = "[redacted]"
+
+
+class Redactor:
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, values: Iterable[str]) -> None:
+        new = {v for v in values if v and len(v) >= 3} - self._values
+        if not new:
+            return
+        with self._lock:
+            self._values |= new
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered), re.IGNORECASE)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._pattern = None
+
+    def scrub(self, text: str) -> str:
+        pattern = self._pattern
+        return pattern.sub(REDACTED, text) if pattern else text
+
+    def scrub_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {k: self.scrub_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set):
+            return [self.scrub_value(v) for v in value]
+        if isinstance(value, BaseException):
+            return self.scrub(f"{type(value).__name__}: {value}")
+        return value
+
+    def __call__(self, _logger: Any, _name: str,
+                 event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for key, value in list(event_dict.items()):
+            event_dict[key] = self.scrub_value(value)
+        return event_dict
+
+
+redactor = Redactor()
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "error": logging.ERROR}
+
+
+def configure(level: str = "info", *, stream: Any = None, pretty: bool | None = None) -> None:
+    stream = stream or sys.stderr
+    if pretty is None:
+        pretty = hasattr(stream, "isatty") and stream.isatty()
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redactor,
+    ]
+    renderer: Any = (structlog.dev.ConsoleRenderer(colors=True) if pretty
+                     else structlog.processors.JSONRenderer(sort_keys=True))
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(_LEVELS.get(level, logging.INFO))
+    # Drivers are chatty at INFO and may echo statements; keep them at WARNING.
+    for noisy in ("sqlalchemy", "urllib3", "paramiko", "botocore", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str = "dsr") -> Any:
+    return structlog.get_logger(name)
