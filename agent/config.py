@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 from agent.errors import ConfigError
 
@@ -37,17 +37,38 @@ SCHEME_CONNECTORS = {
 }
 
 
-def mask_url(url: str) -> str:
-    """The URL with any password replaced, safe to print."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    userinfo = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{userinfo}:***@{netloc[1]}"))
+# ``scheme://user:password@host...``. Passwords pasted in unescaped may hold ``@ / # ?``,
+# which fool urlsplit; the password runs to the last ``@``, so a mistake over-masks.
+_URL_PASSWORD = re.compile(
+    r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:@/?#]*):(?P<password>.*)@(?P<rest>[^@]*)$",
+    re.DOTALL)
+
+
+def url_password(url: str) -> str | None:
+    match = _URL_PASSWORD.match(url)
+    return match.group("password") if match and match.group("password") else None
+
+
+# Query parameters that carry credentials (?password=, &sas_token=, &X-Amz-Signature=).
+_SECRET_PARAM = re.compile(
+    r"([?&][^=&#]*(?:pass|pwd|secret|token|key|sig|credential)[^=&#]*=)[^&#]*", re.IGNORECASE)
+
+
+def mask_url(url: str, secrets: set[str] | frozenset[str] = frozenset()) -> str:
+    """The URL with its password, credential parameters and any of ``secrets`` masked.
+
+    A secret that is the whole URL (``url = "${CRM_URL}"``) is shown with those parts
+    masked rather than as ``***``, so an admin can still see which system it is.
+    """
+    original = url
+    match = _URL_PASSWORD.match(url)
+    if match and match.group("password"):
+        url = f"{match.group('head')}:***@{match.group('rest')}"
+    url = _SECRET_PARAM.sub(r"\1***", url)
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret != original:
+            url = url.replace(secret, "***")
+    return url
 
 
 @dataclass
@@ -61,10 +82,18 @@ class SystemConfig:
     timeout: float = 60.0
     description: str = ""
     base_dir: Path = field(default_factory=Path.cwd)
+    # values expanded from ${ENV_VAR} references in this system's settings
+    secrets: set[str] = field(default_factory=set, repr=False)
 
     @property
     def display_url(self) -> str:
-        return mask_url(self.url)
+        return mask_url(self.url, self.secrets)
+
+    def __repr__(self) -> str:
+        # never the raw URL or option values: either may hold a secret
+        return (f"SystemConfig(name={self.name!r}, connector={self.connector!r}, "
+                f"url={self.display_url!r}, options={sorted(self.options)!r}, "
+                f"enabled={self.enabled!r})")
 
     def public(self) -> dict[str, Any]:
         return {"name": self.name, "connector": self.connector, "url": self.display_url,
@@ -80,8 +109,8 @@ class Config:
     workers: int = 8
     log_level: str = "info"
     systems: list[SystemConfig] = field(default_factory=list)
-    secrets: set[str] = field(default_factory=set)
-    raw: dict[str, Any] = field(default_factory=dict)
+    secrets: set[str] = field(default_factory=set, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def system(self, name: str) -> SystemConfig:
         for s in self.systems:
@@ -118,13 +147,14 @@ class _Resolver:
         return value
 
 
-def find_config_path(explicit: str | None) -> Path:
-    return Path(explicit or os.environ.get("DSR_CONFIG") or DEFAULT_CONFIG)
+def find_config_path(explicit: str | Path | None) -> Path:
+    """``--config``, else ``$DSR_CONFIG``, else ``./agent.toml``."""
+    return Path(explicit or os.environ.get("DSR_CONFIG") or DEFAULT_CONFIG).expanduser()
 
 
 def load_config(path: str | Path | None = None, *, required: bool = True) -> Config:
     """Load and validate; a missing default file gives an empty config unless required."""
-    cfg_path = Path(path) if path else find_config_path(None)
+    cfg_path = find_config_path(path)
     if not cfg_path.exists():
         if required:
             raise ConfigError("configuration file not found (create one with `dsr init`)",
@@ -146,7 +176,8 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Conf
 
 def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None) -> Config:
     where = str(path) if path else "<config>"
-    base = base_dir or (path.parent if path else Path.cwd())
+    # absolute, so relative paths in the file keep meaning the config's folder after a chdir
+    base = (base_dir or (path.parent if path else Path.cwd())).resolve()
     resolve = _Resolver(where)
 
     unknown_top = set(data) - {"agent", "systems", "policy"}
@@ -167,15 +198,20 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
         raise ConfigError("must be a database URL like sqlite:///state.sqlite",
                           path=where, key="agent.state")
     state = _anchor_sqlite(state, base)
-    hmac_key = Path(agent.get("hmac_key", "keys/hmac.key"))
+    hmac_raw = agent.get("hmac_key", "keys/hmac.key")
+    if not isinstance(hmac_raw, str) or not hmac_raw.strip():
+        raise ConfigError("must be a file path", path=where, key="agent.hmac_key")
+    hmac_key = Path(hmac_raw).expanduser()
     if not hmac_key.is_absolute():
         hmac_key = base / hmac_key
     max_depth = _int(agent.get("max_depth", 3), where, "agent.max_depth", 0, 10)
     workers = _int(agent.get("workers", 8), where, "agent.workers", 1, 64)
-    log_level = str(agent.get("log_level", "info")).lower()
-    if log_level not in {"debug", "info", "warning", "error"}:
+    log_level = agent.get("log_level", "info")
+    if not isinstance(log_level, str) or log_level.lower() not in {
+            "debug", "info", "warning", "error"}:
         raise ConfigError("must be debug, info, warning or error", path=where,
                           key="agent.log_level")
+    log_level = log_level.lower()
 
     systems_raw = data.get("systems", [])
     if not isinstance(systems_raw, list):
@@ -192,7 +228,8 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
 
     return Config(path=path, state_url=state, hmac_key_path=hmac_key, max_depth=max_depth,
                   workers=workers, log_level=log_level, systems=systems,
-                  secrets=resolve.secrets | _url_passwords(systems), raw=data)
+                  secrets=resolve.secrets | _url_passwords([state, *(s.url for s in systems)]),
+                  raw=data)
 
 
 def _system(raw: Any, index: int, where: str, resolve: _Resolver, base: Path) -> SystemConfig:
@@ -208,7 +245,19 @@ def _system(raw: Any, index: int, where: str, resolve: _Resolver, base: Path) ->
     if not isinstance(url, str) or not url.strip():
         raise ConfigError("url is required (e.g. postgresql+psycopg://user@host/db, "
                           "sqlite:///crm.sqlite)", path=where, key=f"{key}.url")
+    # Resolve per system so its display URL masks exactly the secrets it was given; the URL
+    # first, since the connector may follow from its scheme.
+    before = set(resolve.secrets)
+    resolve.secrets = set()
+    url = resolve(url, f"{key}.url")
+    options = {k: resolve(v, f"{key}.{k}") for k, v in raw.items() if k not in SYSTEM_KEYS}
+    own = resolve.secrets
+    resolve.secrets = before | own
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    if "connector" in raw and (not isinstance(raw["connector"], str)
+                               or not raw["connector"].strip()):
+        raise ConfigError("must be a connector name, e.g. \"sql\" (see `dsr plugins list`)",
+                          path=where, key=f"{key}.connector")
     connector = raw.get("connector") or SCHEME_CONNECTORS.get(scheme)
     if not isinstance(connector, str) or not connector:
         raise ConfigError(f"connector is required: the URL scheme {scheme!r} does not name one",
@@ -225,12 +274,12 @@ def _system(raw: Any, index: int, where: str, resolve: _Resolver, base: Path) ->
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ConfigError("must be true or false", path=where, key=f"{key}.enabled")
-    options = {k: v for k, v in raw.items() if k not in SYSTEM_KEYS}
-    resolved = resolve({"url": url, "options": options}, key)
-    return SystemConfig(name=name, connector=connector, url=resolved["url"],
-                        options=resolved["options"], references=dict(references),
-                        enabled=enabled, timeout=float(timeout),
-                        description=str(raw.get("description", "")), base_dir=base)
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError("must be text", path=where, key=f"{key}.description")
+    return SystemConfig(name=name, connector=connector, url=url, options=options,
+                        references=dict(references), enabled=enabled, timeout=float(timeout),
+                        description=description, base_dir=base, secrets=own)
 
 
 def _anchor_sqlite(url: str, base: Path) -> str:
@@ -247,13 +296,11 @@ def _int(value: Any, where: str, key: str, low: int, high: int) -> int:
     return value
 
 
-def _url_passwords(systems: list[SystemConfig]) -> set[str]:
-    out = set()
-    for s in systems:
-        try:
-            password = urlsplit(s.url).password
-        except ValueError:
-            continue
+def _url_passwords(urls: list[str]) -> set[str]:
+    """Passwords written into URLs, as written and percent-decoded (drivers log either)."""
+    out: set[str] = set()
+    for url in urls:
+        password = url_password(url)
         if password:
-            out.add(password)
+            out |= {password, unquote(password)}
     return out

@@ -30,10 +30,17 @@ ROLE_LOCAL_PARTS = frozenset({
 })
 
 
+_DISPLAY_ADDRESS = re.compile(r"^[^<>]*<([^<>]*)>$")
+
+
 def normalise_email(raw: str) -> str:
-    value = raw.strip().strip("<>").strip().lower()
+    value = raw.strip()
+    display = _DISPLAY_ADDRESS.match(value)  # "Jo Bloggs <jo@example.com>"
+    if display:
+        value = display.group(1)
+    value = value.strip().lower()
     if value.startswith("mailto:"):
-        value = value[7:]
+        value = value[7:].strip()
     if not _EMAIL.match(value):
         raise IdentifierError("email", "expected an address like name@example.com")
     return value
@@ -69,6 +76,8 @@ def _gb_length_fits(nsn: str) -> bool:
 def parse_phone(raw: str) -> phonenumbers.PhoneNumber | None:
     """Parse a phone in any common UK or international writing; None if not a phone."""
     text = raw.strip()
+    if text[:4].lower() == "tel:":  # tel: URIs from web forms and vCards
+        text = text[4:]
     compact = _PHONE_JUNK.sub("", text.replace("(0)", ""))
     if compact.startswith("+"):
         digits = compact[1:]
@@ -99,8 +108,9 @@ def parse_phone(raw: str) -> phonenumbers.PhoneNumber | None:
 def normalise_phone(raw: str) -> str:
     number = parse_phone(raw)
     if number is None:
-        raise IdentifierError("phone", "not a possible phone number (UK numbers: 07700 900123, "
-                                       "+44 7700 900123, 0044 7700 900123)")
+        # the forms as patterns, not sample numbers that could echo part of what was typed
+        raise IdentifierError("phone", "not a possible phone number (UK forms: 07xxx xxxxxx, "
+                                       "+44 7xxx xxxxxx, 0044 1xxx xxxxxx)")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -133,16 +143,27 @@ _TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame
 _NAME_JUNK = re.compile(r"[^\w\s'\-]")
 
 
+_SUFFIXES = frozenset({"jr", "jnr", "junior", "sr", "snr", "senior", "ii", "iii", "iv", "esq",
+                       "phd"})
+
+
 def name_tokens(raw: str) -> list[str]:
     text = unicodedata.normalize("NFKC", raw).casefold()
     text = text.replace("\u2019", "'")
     text = _NAME_JUNK.sub(" ", text)
     tokens = [t.strip("'-") for t in text.split()]
     tokens = [t for t in tokens if t and t.rstrip(".") not in _TITLES]
+    # "John Smith Jr": the surname is the word before the suffix
+    if len(tokens) >= 3 and tokens[-1] in _SUFFIXES:
+        tokens.pop()
     return tokens
 
 
 def normalise_name(raw: str) -> str:
+    surname, comma, given = raw.partition(",")
+    if (comma and surname.strip() and given.strip() and "," not in given
+            and given.strip().rstrip(".").casefold() not in _SUFFIXES):
+        raw = f"{given} {surname}"  # "Smith, John" is written surname first
     tokens = name_tokens(raw)
     if not tokens or any(any(c.isdigit() for c in t) for t in tokens):
         raise IdentifierError("name", "expected a person's name (letters, spaces, hyphens)")
@@ -198,8 +219,12 @@ _DOB_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d %B %Y", "%d 
                 "%Y/%m/%d", "%Y%m%d")
 
 
+# A date read back from a DATETIME column or an ISO timestamp: keep the date.
+_TIME_PART = re.compile(r"[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
 def normalise_dob(raw: str) -> str:
-    text = raw.strip()
+    text = _TIME_PART.sub("", raw.strip())
     for fmt in _DOB_FORMATS:
         try:
             parsed = datetime.strptime(text, fmt).date()
@@ -221,18 +246,18 @@ def dob_variants(value: str) -> list[str]:
 _ID_TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _./:\-]{0,63}$")
 
 
-def _normalise_id(kind: str) -> Callable[[str], str]:
+def _normalise_id(kind: str, *, fold_case: bool = True) -> Callable[[str], str]:
     def normalise(raw: str) -> str:
         value = raw.strip()
         if not _ID_TEXT.match(value):
             raise IdentifierError(kind, "expected 1-64 letters, digits and - _ . / :")
-        return value.upper()
+        return value.upper() if fold_case else value
     return normalise
 
 
 def id_variants(value: str) -> list[str]:
     compact = re.sub(r"[\s\-_./]", "", value)
-    out = [value, value.lower(), compact, compact.lower()]
+    out = [value, value.upper(), value.lower(), compact, compact.upper(), compact.lower()]
     if value.isdigit():
         out.append(value.lstrip("0") or "0")
     return list(dict.fromkeys(out))
@@ -247,7 +272,7 @@ def normalise_company_number(raw: str) -> str:
     value = re.sub(r"\s+", "", raw).upper()
     if value.isdigit() and len(value) <= 8:
         value = value.zfill(8)
-    if not _COMPANY.match(value):
+    if not _COMPANY.match(value) or value == "00000000":
         raise IdentifierError("company_number",
                               "expected 8 characters, e.g. 01234567 or SC123456")
     return value
@@ -283,11 +308,11 @@ def ni_variants(value: str) -> list[str]:
 def normalise_bank_account(raw: str) -> str:
     """Sort code and account number as ``SSSSSS:AAAAAAAA`` (7-digit accounts zero-padded)."""
     digits = re.findall(r"\d+", raw)
-    joined = "".join(digits)
-    if len(digits) >= 2 and len("".join(digits[:-1])) == 6:
+    if len(digits) == 1 and len(digits[0]) in (13, 14):
+        sort, account = digits[0][:6], digits[0][6:]
+    elif len(digits) >= 2:
+        # the last group is the account, the groups before it the sort code (12-34-56)
         sort, account = "".join(digits[:-1]), digits[-1]
-    elif len(joined) in (13, 14):
-        sort, account = joined[:6], joined[6:]
     else:
         raise IdentifierError("bank_account",
                               "expected sort code and account number like 12-34-56 12345678")
@@ -340,7 +365,9 @@ TYPES: dict[str, IdentifierType] = {t.name: t for t in (
                    "customer id"),
     IdentifierType("contact_id", _normalise_id("contact_id"), id_variants, True, True,
                    "contact id"),
-    IdentifierType("cookie_id", _normalise_id("cookie_id"), id_variants, True, True,
+    # Cookie ids are case-sensitive tokens: keep their case (variants add the folded ones).
+    IdentifierType("cookie_id", _normalise_id("cookie_id", fold_case=False), id_variants,
+                   True, True,
                    "cookie id"),
     IdentifierType("device_id", _normalise_id("device_id"), id_variants, True, True,
                    "device number (IMEI, serial, SIM)"),
@@ -359,7 +386,11 @@ ALIASES = {
     "contact": "contact_id", "cookie": "cookie_id", "device": "device_id", "imei": "device_id",
     "serial": "device_id", "company": "company_number", "crn": "company_number",
     "ni": "ni_number", "nino": "ni_number", "bank": "bank_account", "date_of_birth": "dob",
-    "mobile": "phone", "telephone": "phone", "e-mail": "email", "mail": "email",
+    "mobile": "phone", "telephone": "phone", "phone_number": "phone", "mobile_number": "phone",
+    # resolve_type turns "-" into "_" before the lookup, so "e-mail" arrives as "e_mail"
+    "e_mail": "email", "mail": "email", "email_address": "email", "post_code": "postcode",
+    "birth_date": "dob", "national_insurance": "ni_number", "ni_no": "ni_number",
+    "company_no": "company_number",
 }
 
 

@@ -23,6 +23,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 )
 
 ENTRY_POINT_GROUP = "dsr_agent"
+LIFECYCLE_EVENTS: tuple[str, ...] = ("request_status_changed", "before_erasure", "after_erasure")
 
 
 @dataclass
@@ -103,14 +104,15 @@ class PluginManager:
             caller = getattr(self.pm.hook, f"register_{kind}")
             for impl in caller.get_hookimpls():
                 register = self.registry.register_callback(kind, impl.plugin_name)
+                hint = f"Start without it with DSR_DISABLE_PLUGINS={impl.plugin_name}"
                 try:
                     impl.function(register=register)
-                except PluginError:
-                    raise
+                except PluginError as exc:
+                    raise PluginError(f"{exc}. {hint}") from exc
                 except Exception as exc:
                     raise PluginError(
                         f"plugin {impl.plugin_name!r} failed in register_{kind}: "
-                        f"{type(exc).__name__}: {exc}") from exc
+                        f"{type(exc).__name__}: {exc}. {hint}") from exc
 
     # -------------------------------------------------------------- facade
     @property
@@ -127,8 +129,35 @@ class PluginManager:
         return out
 
     def fire(self, event: str, **kwargs: Any) -> None:
-        """Call a lifecycle hook; a plugin's failure names the plugin."""
-        getattr(self.pm.hook, event)(**kwargs)
+        """Call a lifecycle hook; a plugin's failure is a PluginError naming the plugin.
+
+        ``before_erasure`` relies on this: a plugin raises to stop a plan, and the error
+        says which plugin stopped it and why.
+        """
+        if event not in LIFECYCLE_EVENTS:
+            raise ValueError(f"unknown lifecycle event {event!r} "
+                             f"(known: {', '.join(LIFECYCLE_EVENTS)})")
+        caller = getattr(self.pm.hook, event)
+        try:
+            caller(**kwargs)
+        except pluggy.HookCallError:
+            raise  # the core called the hook wrongly: no plugin to blame
+        except Exception as exc:
+            name = _failing_plugin(exc, caller.get_hookimpls())
+            raise PluginError(f"plugin {name!r} failed in {event}: "
+                              f"{type(exc).__name__}: {exc}") from exc
+
+
+def _failing_plugin(exc: BaseException, impls: list[pluggy.HookImpl]) -> str:
+    """The plugin whose hook implementation is on the traceback (the innermost one)."""
+    codes = {impl.function.__code__: impl.plugin_name for impl in impls
+             if hasattr(impl.function, "__code__")}
+    found = "unknown"
+    tb = exc.__traceback__
+    while tb is not None:
+        found = codes.get(tb.tb_frame.f_code, found)
+        tb = tb.tb_next
+    return found
 
 
 _default: PluginManager | None = None
