@@ -25,12 +25,18 @@ from agent.identifiers import TYPES, is_role_email, names_compatible
 from agent.models import Finding, Identifier, IdentifierStatus, Subject
 
 
-def identifier_statuses(subject: Subject, findings: Iterable[Finding]
+def identifier_statuses(subject: Subject, findings: dict[str, Finding]
                         ) -> dict[str, IdentifierStatus]:
     holders: dict[str, list[str]] = defaultdict(list)
     on_person: set[str] = set()
     on_organisation: set[str] = set()
-    for finding in findings:
+    for ident in subject.identifiers:
+        # An identifier learnt on a person's record is held by that person: if it also
+        # turns up on a differently named person's record, it is shared, not theirs alone.
+        origin_holder = _holder_of(findings.get(ident.origin), findings)
+        if origin_holder:
+            holders[ident.id].append(origin_holder)
+    for finding in findings.values():
         for ident_id in finding.internal_matched_ids:
             if finding.internal_party == "organisation":
                 on_organisation.add(ident_id)
@@ -50,6 +56,17 @@ def identifier_statuses(subject: Subject, findings: Iterable[Finding]
         else:
             statuses[ident.id] = "strong"
     return statuses
+
+
+def _holder_of(finding: Finding | None, findings: dict[str, Finding]) -> str | None:
+    """The person a record is about: its own holder, else the record it hangs off."""
+    seen: set[str] = set()
+    while finding is not None and finding.id not in seen:
+        if finding.internal_holder:
+            return finding.internal_holder
+        seen.add(finding.id)
+        finding = findings.get(finding.internal_parent or "")
+    return None
 
 
 def _organisational(ident: Identifier, on_person: set[str], on_organisation: set[str]) -> bool:
@@ -88,7 +105,7 @@ def _contradicts(subject: Subject, finding: Finding,
 
 def attribute(subject: Subject, findings: dict[str, Finding]) -> tuple[list[Finding], int]:
     """Set statuses and strengths; return (kept findings in a stable order, look-alikes)."""
-    statuses = identifier_statuses(subject, findings.values())
+    statuses = identifier_statuses(subject, findings)
     subject.status = statuses
 
     decided: dict[str, str | None] = {}  # finding id -> "strong" | "weak" | None (dropped)
@@ -180,21 +197,30 @@ def identifier_chain(ident_id: str, subject: Subject, findings: dict[str, Findin
     return steps
 
 
+# A row that is theirs only through a link (a call log, a device) holds numbers that may be
+# someone else's (the number they dialled); only its device and cookie ids are theirs.
+LINKED_ROW_EXPANDS = frozenset({"device_id", "cookie_id"})
+
+
 def expansion_candidates(subject: Subject, findings: Iterable[Finding]
                          ) -> list[tuple[str, str, str, str | None]]:
     """(type, value, origin finding id, scope) of identifiers to search next round.
 
     Only from strong findings on a person's own records, only expanding types, never role
-    addresses, and never values the subject already has (whatever their status).
+    addresses, and never values the subject already has (whatever their status). Free text
+    never expands: connectors report only identity columns as ``internal_values``.
     """
     known = {(i.type, i.value, i.scope) for i in subject.identifiers}
     out: list[tuple[str, str, str, str | None]] = []
     for finding in findings:
         if finding.strength != "strong" or finding.internal_party == "organisation":
             continue
+        direct = any(subject.status.get(i) == "strong" for i in finding.internal_matched_ids)
         for kind, values in sorted(finding.internal_values.items()):
             itype = TYPES.get(kind)
             if itype is None or not itype.expands:
+                continue
+            if not direct and kind not in LINKED_ROW_EXPANDS:
                 continue
             scope = (f"{finding.system}.{finding.container}"
                      if kind in ("contact_id", "customer_id") and finding.container else None)

@@ -253,6 +253,7 @@ def _system(raw: Any, index: int, where: str, resolve: _Resolver, base: Path) ->
     options = {k: resolve(v, f"{key}.{k}") for k, v in raw.items() if k not in SYSTEM_KEYS}
     own = resolve.secrets
     resolve.secrets = before | own
+    url = _anchor_sqlite(url, base)
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
     if "connector" in raw and (not isinstance(raw["connector"], str)
                                or not raw["connector"].strip()):
@@ -284,9 +285,10 @@ def _system(raw: Any, index: int, where: str, resolve: _Resolver, base: Path) ->
 
 def _anchor_sqlite(url: str, base: Path) -> str:
     """A relative SQLite path means relative to the config file, not the current folder."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + (base / url[len(prefix):]).as_posix()
+    scheme, sep, rest = url.partition(":///")
+    if (sep and scheme.split("+", 1)[0].lower() == "sqlite" and rest
+            and not rest.startswith("/") and ":memory:" not in rest):
+        return f"{scheme}:///{(base / rest).as_posix()}"
     return url
 
 

@@ -333,3 +333,15 @@ def test_errors_never_echo_secret_values(tmp_path: Path, crm_password: str) -> N
     err = config_error(tmp_path, VALID + '\n[[systems]]\nname = "crm"\nurl = "sqlite:///x"\n')
     assert SECRET not in str(err)
     assert os.environ["DSR_TEST_CRM_PASSWORD"] == SECRET
+
+
+def test_relative_sqlite_system_url_is_relative_to_the_config(tmp_path):
+    from agent.config import load_config
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    path = folder / "agent.toml"
+    path.write_text('[[systems]]\nname = "crm"\nurl = "sqlite:///data/crm.sqlite"\n'
+                    '[[systems]]\nname = "abs"\nurl = "sqlite+pysqlite:////srv/crm.sqlite"\n')
+    cfg = load_config(path)
+    assert cfg.system("crm").url == f"sqlite:///{folder.resolve().as_posix()}/data/crm.sqlite"
+    assert cfg.system("abs").url == "sqlite+pysqlite:////srv/crm.sqlite"

@@ -209,3 +209,29 @@ def test_logs_redact_searched_values(pm, tmp_path):
     assert lines and all("search_id" in l_ for l_ in lines if l_["event"].startswith("search"))
     assert "jane.doe@example.com" not in text.lower()
     assert "7700900101" not in text
+
+
+def test_identifier_learnt_on_her_record_but_held_by_another_person_is_shared(pm, tmp_path):
+    # Her ticket's notes quote an address that is really Bob's: it must not make Bob's
+    # record hers.
+    jane = {**JANE, "values": {**JANE["values"], "email": ["jane.doe@example.com",
+                                                            "bob.jones@example.com"]}}
+    bob = {"locator": "contacts:2", "holder": "Bob Jones",
+           "values": {"email": ["bob.jones@example.com"], "name": ["Bob Jones"]}}
+    engine = make_engine(pm, tmp_path, [{"name": "crm", "records": [jane, bob]}])
+    result = search_one(engine, ("email", "jane.doe@example.com"))
+    assert set(by_id(result)) == {"crm:contacts:1"}
+    learnt = [i for i in result.subject.of_type("email") if i.origin != "request"]
+    assert [result.subject.status[i.id] for i in learnt] == ["shared"]
+
+
+def test_linked_rows_expand_only_device_and_cookie_ids(pm, tmp_path):
+    call = {"locator": "call_logs:4", "parent": "contacts:1", "link": "call_logs.contact_id",
+            "values": {"phone": ["07700 900555"]}}  # the number she dialled
+    device = {"locator": "devices:5", "parent": "contacts:1",
+              "values": {"device_id": ["356938035643809"]}}
+    engine = make_engine(pm, tmp_path, [{"name": "crm", "records": [JANE, call, device]}])
+    result = search_one(engine, ("email", "jane.doe@example.com"))
+    learnt = {(i.type, i.value) for i in result.subject.identifiers if i.origin != "request"}
+    assert ("device_id", "356938035643809") in learnt
+    assert ("phone", "+447700900555") not in learnt

@@ -33,7 +33,12 @@ def build_cli(pm: PluginManager) -> click.Group:
     @click.version_option(__version__, prog_name="dsr")
     @click.pass_context
     def cli(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
-        """dsr-agent: find one person's data in every system, export it, erase it, prove it."""
+        """dsr-agent: find one person's data in every system, export it, erase it, prove it.
+
+        \b
+        Exit codes: 0 ok, 1 user error, 2 usage, 3 partial (some system failed),
+                    4 verification failed.
+        """
         dsr_logging.configure(log_level or os.environ.get("DSR_LOG_LEVEL", "info"))
         app = AppContext(config_path=config_path, plugin_manager=pm)
         ctx.obj = app

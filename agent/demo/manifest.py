@@ -8,7 +8,9 @@ composite key). For each cast member:
   on their own records (a second e-mail in a ticket's notes), not through ``search`` itself.
 - ``mentions``: other people's records whose free text contains one of their identifiers;
   a text scan finds them, but the record's own identifiers are someone else's.
-- ``weak``: records a search with ``search`` finds only weakly (a shared landline).
+- ``weak``: someone else's records that share an identifier in ``search`` with the person
+  (a household landline): a search may report them, only ever as weak, or leave them out
+  as look-alikes.
 - ``not_attributed``: records that must never be attributed to them as strong (look-alikes,
   a colleague, the limited company's own account, contracts and payments).
 """
@@ -51,7 +53,6 @@ class Manifest:
     counts: dict[str, int]
     cast: dict[str, CastMember]
     reserved_numbers: tuple[str, ...]
-    business_line: str
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -69,6 +70,5 @@ class Manifest:
             "indexes": self.indexes, "counts": dict(self.counts), "rows": self.rows,
             "cast": {k: m.public() for k, m in self.cast.items()},
             "reserved_numbers": list(self.reserved_numbers),
-            "business_line": self.business_line,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }

@@ -40,6 +40,10 @@ class Sink:
         self.counts[table] += 1
         return values
 
+    def peek_id(self, table: str) -> int:
+        """The id the next row added to ``table`` will get."""
+        return self._next_id[table]
+
     def pending(self) -> int:
         return sum(len(r) for r in self.rows.values())
 

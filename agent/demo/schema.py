@@ -40,7 +40,7 @@ IDENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
     "contacts": ("email", "mobile", "landline"),
     "prospects": ("email", "phone", "postcode"),
     "payments": ("bank_account_number",),
-    "call_logs": ("caller_number", "called_number"),
+    "call_logs": ("called_number",),
     "devices": ("imei",),
     "web_sessions": ("cookie_id",),
 }
@@ -53,6 +53,8 @@ EMAIL_COLUMNS: dict[str, str] = {
 
 # Dialects with expression (functional) indexes that SQLAlchemy renders.
 _EXPRESSION_INDEX_DIALECTS = frozenset({"postgresql", "sqlite"})
+# Dialects whose storage engine indexes foreign-key columns on its own (InnoDB).
+_INDEXES_OWN_FOREIGN_KEYS = frozenset({"mysql", "mariadb"})
 
 
 def build_metadata() -> MetaData:
@@ -150,7 +152,7 @@ def build_metadata() -> MetaData:
         Column("id", Integer, primary_key=True),
         Column("contact_id", Integer, ForeignKey("contacts.id"), nullable=False),
         Column("direction", String(8), nullable=False),  # inbound|outbound
-        Column("caller_number", String(PHONE), nullable=False),
+        # the customer's end of the call, whichever way it went (never our own line)
         Column("called_number", String(PHONE), nullable=False),
         Column("duration_seconds", Integer, nullable=False),
         Column("called_at", DateTime, nullable=False),
@@ -192,9 +194,12 @@ def identity_indexes(md: MetaData, dialect: str) -> list[Index]:
     """The indexes a well-run CRM has: identity columns, lower(email), foreign keys.
 
     Foreign-key columns are included because following a person's links (their contracts,
-    call logs, tickets) is part of every search; MariaDB creates those itself.
+    call logs, tickets) is part of every search. MariaDB/MySQL index foreign keys themselves
+    (and would refuse to drop an index that had taken over that job), so they are left out
+    there.
     """
     out: list[Index] = []
+    fk_indexes = dialect not in _INDEXES_OWN_FOREIGN_KEYS
     for name in TABLE_ORDER:
         table = md.tables[name]
         for col in IDENTITY_COLUMNS.get(name, ()):
@@ -203,14 +208,14 @@ def identity_indexes(md: MetaData, dialect: str) -> list[Index]:
         if name in EMAIL_COLUMNS and dialect in _EXPRESSION_INDEX_DIALECTS:
             col = EMAIL_COLUMNS[name]
             out.append(Index(f"ix_{name}_{col}_lower", func.lower(table.c[col])))
-        for fk in table.foreign_keys:
+        for fk in table.foreign_keys if fk_indexes else ():
             col = fk.parent
-            if col.primary_key and list(table.primary_key.columns)[0] is col:
+            if col.primary_key and next(iter(table.primary_key.columns)) is col:
                 continue  # already the leading column of the primary key
             out.append(Index(f"ix_{name}_{col.name}", col))
     return out
 
 
-def index_names(md: MetaData, dialect: str) -> set[str]:
-    """Names of the identity indexes, without attaching them to ``md``'s tables."""
+def index_names(dialect: str) -> set[str]:
+    """Names of the identity indexes a build with indexes creates on ``dialect``."""
     return {ix.name for ix in identity_indexes(build_metadata(), dialect) if ix.name}

@@ -1,8 +1,8 @@
 """Made-up identifier values: Ofcom drama-range phones, example-domain e-mails, IMEIs.
 
 Phones come only from Ofcom's ranges reserved for drama (07700 900000-900999 and
-01632 960000-960999). The first hundred of each are reserved for the named demo people
-and the business's own line, so those stay unique in the estate however large it grows;
+01632 960000-960999). The first hundred of each are reserved for the named demo people,
+so their numbers stay unique in the estate however large it grows;
 the generated population cycles through the other 1,800 numbers and, at scale, repeats
 them, written in many formats as real CRMs do.
 """
@@ -16,9 +16,6 @@ MOBILE_STEM = "07700 900"
 LANDLINE_STEM = "01632 960"
 RESERVED_BELOW = 100  # 900000-900099 and 960000-960099 never go to generated people
 EXAMPLE_DOMAINS = ("example.com", "example.co.uk")
-
-# The business's own inbound line (reserved range): on call logs, never a person's number.
-BUSINESS_LINE = "01632 960000"
 
 
 def mobile(n: int) -> str:

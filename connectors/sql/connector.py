@@ -1,0 +1,307 @@
+"""The SQL connector: SQL Server, PostgreSQL, MariaDB/MySQL and SQLite through SQLAlchemy Core.
+
+Given only a URL it reflects the schema once, infers identity columns (names and sampled
+values), and searches many subjects in one pass per table: one statement per table with
+every subject's identifier variants bound (split only at the parameter limit), rows
+re-confirmed in Python, free-text columns streamed and tokenised once, and foreign keys
+followed level by level with one statement per link and level.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import Executable
+
+from agent.config import SystemConfig
+from agent.connector import CheckResult, ConnectorContext, Container
+from agent.connector import Connector as BaseConnector
+from agent.errors import ConnectorError, DsrError
+from agent.models import Finding, Subject
+from connectors.sql import db
+from connectors.sql.collect import FindingCollector
+from connectors.sql.columns import column_kind, key_from_text
+from connectors.sql.follow import follow
+from connectors.sql.freetext import free_text_statement, scan_table
+from connectors.sql.matching import SubjectIndex
+from connectors.sql.model import Catalog, TableInfo
+from connectors.sql.options import SqlOptions, parse_options
+from connectors.sql.predicates import table_conditions
+from connectors.sql.query import QueryBuilder
+from connectors.sql.schema import build_catalog
+from connectors.sql.values import json_safe
+
+log = structlog.get_logger("connectors.sql")
+
+
+class SqlConnector(BaseConnector):
+    name: ClassVar[str] = "sql"
+    description: ClassVar[str] = ("SQL databases (SQL Server, PostgreSQL, MariaDB/MySQL, SQLite) "
+                                  "through SQLAlchemy: zero-config search of every table")
+    url_schemes: ClassVar[tuple[str, ...]] = ("mssql", "postgresql", "postgres", "mysql",
+                                              "mariadb", "sqlite")
+    capabilities: ClassVar[frozenset[str]] = frozenset({"check", "discover", "search", "read"})
+
+    def __init__(self, system: SystemConfig, context: ConnectorContext | None = None) -> None:
+        super().__init__(system, context)
+        self.options: SqlOptions = parse_options(system)
+        self._engine: Engine | None = None
+        self._catalog: Catalog | None = None
+        self._lock = threading.Lock()
+        # locator -> key values of rows this instance found, so read() need not parse them
+        self._row_keys: dict[str, tuple[Any, ...]] = {}
+
+    # ------------------------------------------------------------------ connection
+    @property
+    def engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                self._engine = db.create_engine(self.system, self.options.connect_timeout)
+            return self._engine
+
+    @contextmanager
+    def _session(self) -> Iterator[Connection]:
+        db.check_sqlite_file(self.system)
+        try:
+            conn = self.engine.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            raise db.connect_error(self.system, exc) from None
+        try:
+            yield conn
+        finally:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                conn.close()  # a dead connection is discarded by the pool
+
+    @contextmanager
+    def _doing(self, what: str) -> Iterator[None]:
+        """Turn a database error into a ConnectorError that names the step, not the data."""
+        try:
+            yield
+        except DsrError:
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            raise db.query_error(self.system, exc, what) from None
+
+    def catalog(self, conn: Connection | None = None) -> Catalog:
+        """The reflected schema with inferred identity columns (built once, then cached)."""
+        if self._catalog is not None:
+            return self._catalog
+        if conn is None:
+            with self._session() as own:
+                return self.catalog(own)
+        with self._lock:
+            if self._catalog is None:
+                started = time.perf_counter()
+                with self._doing("reading the schema"):
+                    self._catalog = build_catalog(conn, self.options, self.context.detectors,
+                                                  self.system.name)
+                    conn.rollback()  # end the sampling transaction before streaming reads
+                log.debug("sql.catalog", system=self.system.name,
+                          tables=len(self._catalog.tables),
+                          seconds=round(time.perf_counter() - started, 3))
+            return self._catalog
+
+    # ------------------------------------------------------------------ check / discover
+    def check(self) -> CheckResult:
+        started = time.perf_counter()
+        try:
+            with self._session() as conn, self._doing("the connection check"):
+                conn.execute(QueryBuilder(conn.dialect).probe()).scalar()
+        except ConnectorError as exc:
+            return CheckResult(False, str(exc), time.perf_counter() - started)
+        return CheckResult(True, f"connected to {self.system.display_url}",
+                           time.perf_counter() - started)
+
+    def discover(self) -> Iterator[Container]:
+        containers: list[Container] = []
+        with self._session() as conn:
+            catalog = self.catalog(conn)
+            for info in catalog:
+                with self._doing(f"counting rows of table {info.key}"):
+                    count = conn.execute(sa.select(sa.func.count()).select_from(info.table)
+                                         ).scalar_one()
+                containers.append(_container(info, int(count)))
+        yield from containers
+
+    # ------------------------------------------------------------------ search
+    def search(self, subjects: Sequence[Subject]) -> Iterable[Finding]:
+        subjects = list(subjects)
+        index = SubjectIndex.build(subjects, self.system.name)
+        if not (index.wanted or index.wanted_names or index.wanted_scoped):
+            return []
+        started = time.perf_counter()
+        collector = FindingCollector(self.system.name, index, self._row_keys)
+        statements = 0
+        with self._session() as conn:
+            catalog = self.catalog(conn)
+            builder = QueryBuilder(conn.dialect)
+            for info in catalog:
+                # every identifier type of every subject in one statement per table (split
+                # only at the parameter limit); rows are confirmed in Python
+                conditions = [c for _, cs in table_conditions(builder, info, index) for c in cs]
+                for statement in builder.matching(info, conditions):
+                    statements += 1
+                    with self._doing(f"searching table {info.key}"):
+                        rows = conn.execute(statement).mappings().all()
+                    for row in rows:
+                        collector.direct(info, dict(row))
+                if self.options.free_text and info.free_text and index.text:
+                    statements += 1
+                    with self._doing(f"scanning the free text of table {info.key}"):
+                        for row, hits in scan_table(conn, builder, info, index.text):
+                            collector.text(info, row, hits)
+            with self._doing("following links from matched rows"):
+                reached = follow(conn, builder, catalog, collector.roots(),
+                                 self.options.follow_depth, collector.child)
+        findings = collector.findings()
+        log.info("sql.search", system=self.system.name, subjects=len(subjects),
+                 statements=statements, findings=len(findings), linked=reached,
+                 seconds=round(time.perf_counter() - started, 3))
+        return findings
+
+    def statements(self, subjects: Sequence[Subject],
+                   dialect: sa.engine.Dialect | None = None) -> list[tuple[str, Executable]]:
+        """Every kind of statement a search for ``subjects`` issues, built for ``dialect``
+        (default: the system's own), labelled ``what:table[:detail]``. Lets SQL Server's
+        SQL be checked with the ``mssql`` dialect where no server runs."""
+        with self._session() as conn:
+            catalog = self.catalog(conn)
+            builder = QueryBuilder(dialect or conn.dialect)
+        index = SubjectIndex.build(list(subjects), self.system.name)
+        out: list[tuple[str, Executable]] = []
+        for info in catalog:
+            sampled = [c.name for c in info.table.columns if column_kind(c) != "other"]
+            if sampled:
+                out.append((f"sample:{info.key}",
+                            builder.sample(info.table, sampled, self.options.sample_size)))
+                out.append((f"sample_column:{info.key}:{sampled[0]}",
+                            builder.sample_column(info.table, sampled[0],
+                                                  self.options.sample_size)))
+            conditions = [c for _, cs in table_conditions(builder, info, index) for c in cs]
+            out += [(f"match:{info.key}", s) for s in builder.matching(info, conditions)]
+            if info.free_text and index.text:
+                out.append((f"free_text:{info.key}",
+                            free_text_statement(builder, info, index.text)))
+            for link in info.children:
+                child = catalog.tables[link.child]
+                if child.followable:
+                    key = tuple(_placeholder(info.table.c[c]) for c in link.parent_cols)
+                    out += [(f"children:{child.key}:{','.join(link.child_cols)}", s)
+                            for s in builder.children(child, link, [key])]
+            if info.key_source == "hash":
+                out.append((f"read:{info.key}", builder.scan(info)))
+            else:
+                columns = [info.table.c[c] for c in info.locator_columns]
+                out += [(f"read:{info.key}", s) for s in builder.by_keys(
+                    info, columns, [tuple(_placeholder(c) for c in columns)])]
+        out.append(("check", builder.probe()))
+        return out
+
+    # ------------------------------------------------------------------ read
+    def read(self, findings: Sequence[Finding]) -> Iterator[dict[str, Any]]:
+        mine = [f for f in findings if f.system == self.system.name and f.kind == "row"]
+        if not mine:
+            return
+        rows: dict[str, tuple[TableInfo, dict[str, Any]]] = {}
+        with self._session() as conn:
+            catalog = self.catalog(conn)
+            builder = QueryBuilder(conn.dialect)
+            by_table: dict[str, tuple[TableInfo, list[str]]] = {}
+            for finding in mine:
+                located = catalog.table_for_locator(finding.locator)
+                if located is None:
+                    log.warning("sql.read.unknown_table", system=self.system.name)
+                    continue
+                by_table.setdefault(located[0].key, (located[0], []))[1].append(finding.locator)
+            for info, locators in by_table.values():
+                with self._doing(f"reading table {info.key}"):
+                    rows.update(self._read_table(conn, builder, info, locators))
+        for finding in mine:
+            found = rows.get(finding.locator)
+            if found is None:
+                log.warning("sql.read.missing_row", system=self.system.name)
+                continue
+            info, row = found
+            yield {"finding": finding.id, "table": info.key,
+                   "row": {column: json_safe(value) for column, value in row.items()}}
+
+    def _read_table(self, conn: Connection, builder: QueryBuilder, info: TableInfo,
+                    locators: list[str]) -> dict[str, tuple[TableInfo, dict[str, Any]]]:
+        wanted = set(locators)
+        out: dict[str, tuple[TableInfo, dict[str, Any]]] = {}
+        keys = [k for k in (self._key_of(info, loc) for loc in locators
+                            if not loc[len(info.key):].startswith(":#")) if k is not None]
+        if keys and info.locator_columns:
+            columns = [info.table.c[c] for c in info.locator_columns]
+            for statement in builder.by_keys(info, columns, keys):
+                for mapping in conn.execute(statement).mappings():
+                    row = dict(mapping)
+                    locator = info.locator(row)
+                    if locator in wanted:
+                        out[locator] = (info, row)
+        if any(loc[len(info.key):].startswith(":#") for loc in wanted - set(out)):
+            # rows without a key are found again by their content hash
+            for mapping in conn.execute(builder.scan(info)).mappings():
+                row = dict(mapping)
+                locator = info.locator(row)
+                if locator in wanted and locator not in out:
+                    out[locator] = (info, row)
+        return out
+
+    def _key_of(self, info: TableInfo, locator: str) -> tuple[Any, ...] | None:
+        cached = self._row_keys.get(locator)
+        if cached is not None:
+            return cached
+        text = locator[len(info.key) + 1:]
+        columns = [info.table.c[c] for c in info.locator_columns]
+        if not columns:
+            return None
+        parts = text.split(",", len(columns) - 1)
+        if len(parts) != len(columns):
+            return None
+        out = []
+        for column, part in zip(columns, parts, strict=True):
+            value = key_from_text(column, part)
+            if value is None:
+                return None
+            out.append(value)
+        return tuple(out)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+
+def _container(info: TableInfo, count: int) -> Container:
+    identity = {role: list(cols) for role, cols in sorted(info.roles.items())}
+    notes: dict[str, Any] = {
+        "identity": identity,
+        "inferred_from": dict(sorted(info.role_source.items())),
+        "free_text": list(info.free_text),
+        "categories": list(info.categories),
+        "key": list(info.locator_columns),
+        "key_source": info.key_source,
+        "person": info.person,
+        "party": info.party_table,
+        "links": [link.label for link in info.parents],
+        "references": [f"{r.column} \u2192 {r.system or '*'}."
+                       f"{'|'.join(sorted(r.tables))}" for r in info.references],
+    }
+    if info.erasure:
+        notes["erasure"] = info.erasure
+    return Container(name=info.key, kind="table", items=count,
+                     fields=[c.name for c in info.table.columns], notes=notes)
+
+
+def _placeholder(column: sa.Column[Any]) -> Any:
+    return 1 if column_kind(column) == "int" else "1"
