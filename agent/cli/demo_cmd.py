@@ -7,12 +7,14 @@ the estate's manifest says must (and must not) be attributed, and exits 4 if it 
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
+from agent import logging as dsr_logging
 from agent.cli.context import AppContext, emit_json, json_option, pass_app
 from agent.cli.progress import search_progress
 from agent.cli.render import console, print_result
@@ -44,8 +46,13 @@ description = "demo CRM (SQLite): customers, contacts, prospects, contracts, bil
               help="Which cast member to search for (see the manifest).")
 @json_option
 @pass_app
-def demo(app: AppContext, directory: Path | None, person: str, as_json: bool) -> int:
+@click.pass_context
+def demo(ctx: click.Context, app: AppContext, directory: Path | None, person: str,
+         as_json: bool) -> int:
     """Build a demo CRM and search it for one person, showing why each record is theirs."""
+    root = ctx.find_root()
+    if root.params.get("log_level") is None and "DSR_LOG_LEVEL" not in os.environ:
+        dsr_logging.configure("warning")  # the demo's own output tells the story
     folder = directory or Path(tempfile.mkdtemp(prefix="dsr-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     db = (folder / "crm.sqlite").resolve()
