@@ -345,3 +345,17 @@ def test_relative_sqlite_system_url_is_relative_to_the_config(tmp_path):
     cfg = load_config(path)
     assert cfg.system("crm").url == f"sqlite:///{folder.resolve().as_posix()}/data/crm.sqlite"
     assert cfg.system("abs").url == "sqlite+pysqlite:////srv/crm.sqlite"
+
+
+def test_shipped_example_config_is_valid(monkeypatch):
+    from pathlib import Path
+
+    from agent.config import load_config
+    from connectors.sql.options import parse_options
+    for var in ("CRM_DB_PASSWORD", "REPORTING_DB_PASSWORD"):
+        monkeypatch.setenv(var, "example-secret")
+    cfg = load_config(Path(__file__).parent.parent / "config" / "agent.toml")
+    assert [s.name for s in cfg.systems] == ["crm", "reporting"]
+    for system in cfg.systems:
+        parse_options(system)
+    assert "example-secret" not in cfg.system("crm").display_url
