@@ -80,3 +80,37 @@ def test_down_system_is_reported_while_the_crm_is_still_searched(estate, tmp_pat
     assert status["billing"].status == "error" and "pw" not in (status["billing"].error or "")
     assert status["crm"].status == "ok"
     assert set(member.attributed) <= {f.locator for f in result.findings}
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_other_system_holding_crm_contact_ids_is_searched_by_them(estate, tmp_path, declared):
+    import sqlite3
+    manifest, engine = estate
+    member = manifest.member("sole_trader")
+    contact = next(loc for loc in member.attributed if loc.startswith("contacts:"))
+    contact_id = int(contact.split(":")[1])
+    web = tmp_path / "web.sqlite"
+    with sqlite3.connect(web) as conn:
+        conn.execute("create table page_views (id integer primary key, contact_id integer, "
+                     "url text)")
+        conn.executemany("insert into page_views values (?, ?, ?)",
+                         [(1, contact_id, "/tariffs"), (2, contact_id + 1, "/energy")])
+    crm = engine.config.system("crm")
+    web_system: dict[str, Any] = {"name": "web", "url": f"sqlite:///{web}"}
+    if declared:
+        web_system["references"] = {"contact_id": "crm.contacts.id"}
+    config = config_from_dict({
+        "agent": {"state": f"sqlite:///{tmp_path}/s.sqlite", "hmac_key": str(tmp_path / "k")},
+        "systems": [{"name": "crm", "url": crm.url, **crm.options}, web_system],
+    }, base_dir=tmp_path)
+    both = SearchEngine(config, engine.pm)
+    try:
+        [result] = both.search([subject_from_pairs("m", list(member.search))], operator="t")
+    finally:
+        both.close()
+    found = {f.id: f for f in result.findings}
+    assert "web:page_views:1" in found and "web:page_views:2" not in found
+    view = found["web:page_views:1"]
+    assert view.strength == "strong"
+    assert {"step": "discovered", "identifier": view.chain[-2]["identifier"],
+            "type": "contact_id", "on": f"crm:{contact}"} == view.chain[-2]
