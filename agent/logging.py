@@ -17,6 +17,9 @@ from typing import Any
 import structlog
 
 REDACTED = "[redacted]"
+# Fields the agent itself fills with non-personal values; scrubbing them would only garble
+# them (a short record id can occur inside a search id).
+SAFE_KEYS = frozenset({"event", "level", "timestamp", "search_id", "logger"})
 
 
 class Redactor:
@@ -32,7 +35,10 @@ class Redactor:
         with self._lock:
             self._values |= new
             ordered = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered), re.IGNORECASE)
+            alternatives = "|".join(re.escape(v) for v in ordered)
+            # Whole values only: "1234" is redacted as a value, not inside "CAN-0012345".
+            self._pattern = re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])",
+                                       re.IGNORECASE)
 
     def clear(self) -> None:
         with self._lock:
@@ -57,7 +63,8 @@ class Redactor:
     def __call__(self, _logger: Any, _name: str,
                  event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         for key, value in list(event_dict.items()):
-            event_dict[key] = self.scrub_value(value)
+            if key not in SAFE_KEYS:
+                event_dict[key] = self.scrub_value(value)
         return event_dict
 
 

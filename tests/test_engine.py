@@ -235,3 +235,14 @@ def test_linked_rows_expand_only_device_and_cookie_ids(pm, tmp_path):
     learnt = {(i.type, i.value) for i in result.subject.identifiers if i.origin != "request"}
     assert ("device_id", "356938035643809") in learnt
     assert ("phone", "+447700900555") not in learnt
+
+
+def test_redactor_matches_whole_values_and_leaves_agent_fields_alone():
+    from agent.logging import Redactor
+    redactor = Redactor()
+    redactor.add(["4123", "jane@example.com"])
+    assert redactor.scrub("contact 4123 wrote") == "contact [redacted] wrote"
+    assert redactor.scrub("invoice CAN-0041234") == "invoice CAN-0041234"
+    assert redactor.scrub("to JANE@example.com.") == "to [redacted]."
+    event = redactor(None, "info", {"search_id": "89de01c3-a847-4123-b766", "detail": "4123"})
+    assert event == {"search_id": "89de01c3-a847-4123-b766", "detail": "[redacted]"}
