@@ -51,7 +51,7 @@ def identifier_statuses(subject: Subject, findings: dict[str, Finding]
             statuses[ident.id] = "weak"
         elif _organisational(ident, on_person, on_organisation):
             statuses[ident.id] = "organisation"
-        elif _several_people(holders.get(ident.id, [])):
+        elif several_people(holders.get(ident.id, [])):
             statuses[ident.id] = "shared"
         else:
             statuses[ident.id] = "strong"
@@ -76,12 +76,15 @@ def _organisational(ident: Identifier, on_person: set[str], on_organisation: set
     return ident.id in on_organisation and ident.id not in on_person
 
 
-def _several_people(names: list[str]) -> bool:
-    distinct: list[str] = []
+def several_people(names: Iterable[str]) -> bool:
+    """Whether the names are of more than one person ("j smith" and "john smith" are one)."""
+    first: str | None = None
     for name in names:
-        if not any(names_compatible(name, seen) for seen in distinct):
-            distinct.append(name)
-    return len(distinct) > 1
+        if first is None:
+            first = name
+        elif name != first and not names_compatible(name, first):
+            return True
+    return False
 
 
 def _contradicts(subject: Subject, finding: Finding,
@@ -103,8 +106,12 @@ def _contradicts(subject: Subject, finding: Finding,
     return False
 
 
-def attribute(subject: Subject, findings: dict[str, Finding]) -> tuple[list[Finding], int]:
-    """Set statuses and strengths; return (kept findings in a stable order, look-alikes)."""
+def attribute(subject: Subject, findings: dict[str, Finding], *, chains: bool = True
+              ) -> tuple[list[Finding], int]:
+    """Set statuses and strengths; return (kept findings in a stable order, look-alikes).
+
+    ``chains=False`` skips explaining each finding (between rounds, only strength matters).
+    """
     statuses = identifier_statuses(subject, findings)
     subject.status = statuses
 
@@ -143,8 +150,9 @@ def attribute(subject: Subject, findings: dict[str, Finding]) -> tuple[list[Find
         finding.matched = sorted({subject.get(i).type for i in finding.internal_matched_ids
                                   if subject.get(i) is not None})  # type: ignore[union-attr]
         kept.append(finding)
-    for finding in kept:
-        finding.chain = chain_of(finding, subject, findings)
+    if chains:
+        for finding in kept:
+            finding.chain = chain_of(finding, subject, findings)
     kept.sort(key=lambda f: (f.system, f.locator))
     return kept, lookalikes
 

@@ -251,7 +251,7 @@ class SearchEngine:
 
     def _expand(self, state: _SubjectState, next_round: int) -> None:
         # Attribute what we have so far; only strong findings feed the next round.
-        attribution.attribute(state.subject, state.findings)
+        attribution.attribute(state.subject, state.findings, chains=False)
         state.new_ids.clear()
         added = []
         for kind, value, origin, scope in attribution.expansion_candidates(
@@ -266,5 +266,5 @@ class SearchEngine:
                 added.append(ident)
         if added:
             self._protect(added)
-            log.info("identity_expanded", subject=state.subject.ref, round=next_round,
+            log.debug("identity_expanded", subject=state.subject.ref, round=next_round,
                      new_identifiers=len(added), types=sorted({i.type for i in added}))

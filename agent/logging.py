@@ -8,12 +8,12 @@ including lines from other libraries routed through the standard logging module.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import threading
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
+import ahocorasick_rs
 import structlog
 
 REDACTED = "[redacted]"
@@ -23,31 +23,60 @@ SAFE_KEYS = frozenset({"event", "level", "timestamp", "search_id", "logger"})
 
 
 class Redactor:
+    """Replaces known values (case-insensitively, whole values only) in log text.
+
+    One Aho-Corasick automaton over every value, rebuilt lazily after additions, so a batch
+    of thousands of subjects costs one build per round and one pass per log string.
+    """
+
     def __init__(self) -> None:
         self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._automaton: ahocorasick_rs.AhoCorasick | None = None
+        self._patterns: list[str] = []
+        self._dirty = False
         self._lock = threading.Lock()
 
     def add(self, values: Iterable[str]) -> None:
-        new = {v for v in values if v and len(v) >= 3} - self._values
-        if not new:
-            return
-        with self._lock:
-            self._values |= new
-            ordered = sorted(self._values, key=len, reverse=True)
-            alternatives = "|".join(re.escape(v) for v in ordered)
-            # Whole values only: "1234" is redacted as a value, not inside "CAN-0012345".
-            self._pattern = re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])",
-                                       re.IGNORECASE)
+        new = {v.casefold() for v in values if v and len(v) >= 3} - self._values
+        if new:
+            with self._lock:
+                self._values |= new
+                self._dirty = True
 
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
-            self._pattern = None
+            self._automaton, self._patterns, self._dirty = None, [], False
+
+    def _current(self) -> ahocorasick_rs.AhoCorasick | None:
+        if self._dirty:
+            with self._lock:
+                if self._dirty:
+                    self._patterns = sorted(self._values)
+                    self._automaton = ahocorasick_rs.AhoCorasick(
+                        self._patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+                    self._dirty = False
+        return self._automaton
 
     def scrub(self, text: str) -> str:
-        pattern = self._pattern
-        return pattern.sub(REDACTED, text) if pattern else text
+        automaton = self._current()
+        if automaton is None or not text:
+            return text
+        folded = text.casefold()
+        source = text if len(folded) == len(text) else folded  # offsets must line up
+        out: list[str] = []
+        last = 0
+        for _, start, end in automaton.find_matches_as_indexes(folded):
+            # Whole values only: "1234" is redacted as a value, not inside "CAN-0012345".
+            if (start > 0 and folded[start - 1].isalnum()) or (
+                    end < len(folded) and folded[end].isalnum()):
+                continue
+            out += [source[last:start], REDACTED]
+            last = end
+        if not out:
+            return text
+        out.append(source[last:])
+        return "".join(out)
 
     def scrub_value(self, value: Any) -> Any:
         if isinstance(value, str):

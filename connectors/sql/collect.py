@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.identifiers import names_compatible
+from agent.attribution import several_people
 from agent.models import Finding
 from connectors.sql.follow import Node
 from connectors.sql.matching import (
@@ -97,7 +97,7 @@ class FindingCollector:
             if holder:
                 for ident_id in ids:
                     holders.setdefault((ref, ident_id), []).append(holder)
-        shared = {key for key, names in holders.items() if _several_people(names)}
+        shared = {key for key, names in holders.items() if several_people(names)}
         return [node for (ref, _), (node, ids, _) in self._direct.items()
                 if any((ref, i) not in shared for i in ids if self.index.strong(ref, {i}))]
 
@@ -115,13 +115,3 @@ class FindingCollector:
                 finding.internal_holder = None
                 finding.internal_party = None
         return list(self.items.values())
-
-
-def _several_people(names: list[str]) -> bool:
-    distinct: list[str] = []
-    for name in names:
-        if not any(names_compatible(name, seen) for seen in distinct):
-            distinct.append(name)
-            if len(distinct) > 1:
-                return True
-    return False
