@@ -148,12 +148,13 @@ class SearchEngine:
                     break
                 self.progress("round", {"round": round_no, "subjects": len(active)})
                 self._run_round(active, targets, statuses, round_no)
+                last = round_no == self.config.max_depth
                 for state in active:
                     state.rounds = round_no + 1
-                    self._expand(state, round_no + 1)
-                if round_no == self.config.max_depth:
-                    for state in states:
-                        state.new_ids.clear()
+                    if last:
+                        state.new_ids.clear()  # nothing learnt now would be searched
+                    else:
+                        self._expand(state, round_no + 1)
             results = []
             for state in states:
                 kept, lookalikes = attribution.attribute(state.subject, state.findings)

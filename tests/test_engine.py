@@ -246,3 +246,10 @@ def test_redactor_matches_whole_values_and_leaves_agent_fields_alone():
     assert redactor.scrub("to JANE@example.com.") == "to [redacted]."
     event = redactor(None, "info", {"search_id": "89de01c3-a847-4123-b766", "detail": "4123"})
     assert event == {"search_id": "89de01c3-a847-4123-b766", "detail": "[redacted]"}
+
+
+def test_max_depth_zero_searches_once_and_learns_nothing(pm, tmp_path):
+    engine = make_engine(pm, tmp_path, [{"name": "crm", "records": [JANE]}], max_depth=0)
+    result = search_one(engine, ("email", "jane.doe@example.com"))
+    assert result.rounds == 1
+    assert [i.id for i in result.subject.identifiers] == ["email#1"]
