@@ -36,6 +36,7 @@ from agent.subjects import add_identifier
 log = get_logger("dsr.engine")
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
+BATCH_UNIT = 100  # subjects a system's ``timeout`` covers in one round
 
 
 @dataclass
@@ -198,16 +199,19 @@ class SearchEngine:
         ex = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dsr-search")
         try:
             submitted = time.monotonic()
+            # ``timeout`` is per round of up to BATCH_UNIT subjects; a big batch gets more.
+            scale = max(1, -(-len(round_subjects) // BATCH_UNIT))
             futures: dict[str, Future[tuple[list[Finding], float]]] = {
                 s.name: ex.submit(self._search_system, s, round_subjects) for s in live}
             for system in live:
                 status = statuses[system.name]
                 seconds = 0.0
                 try:
-                    remaining = max(0.0, submitted + system.timeout - time.monotonic())
+                    limit = system.timeout * scale
+                    remaining = max(0.0, submitted + limit - time.monotonic())
                     found, seconds = futures[system.name].result(timeout=remaining)
                 except FutureTimeout:
-                    status.status, status.error = "error", f"timed out after {system.timeout:g} s"
+                    status.status, status.error = "error", f"timed out after {limit:g} s"
                     futures[system.name].cancel()
                     found = []
                 except DsrError as exc:
