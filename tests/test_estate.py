@@ -20,7 +20,14 @@ import pytest
 from sqlalchemy import and_, create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from agent.demo import EstateGenerator, build_estate, cast_manifest, present_indexes, set_indexes
+from agent.demo import (
+    EstateGenerator,
+    Manifest,
+    build_estate,
+    cast_manifest,
+    present_indexes,
+    set_indexes,
+)
 from agent.demo.rows import COMPOSITE_KEYS
 from agent.demo.schema import TABLE_ORDER, build_metadata, index_names
 from agent.demo.values import reserved_numbers
@@ -140,7 +147,7 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql", "mariadb"])
-def built(request: pytest.FixtureRequest) -> tuple[str, object]:
+def built(request: pytest.FixtureRequest) -> tuple[str, Manifest]:
     fixture = {"sqlite": "sqlite_url", "postgresql": "pg_url", "mariadb": "maria_url"}
     url = request.getfixturevalue(fixture[request.param])
     return url, build_estate(url, customers=CUSTOMERS, seed=SEED)
@@ -298,7 +305,7 @@ def test_manifest_is_consistent_and_serialisable() -> None:
 
 # --------------------------------------------------------------------------- every backend
 
-def test_row_counts_match_the_manifest(built: tuple[str, object]) -> None:
+def test_row_counts_match_the_manifest(built: tuple[str, Manifest]) -> None:
     url, manifest = built
     md = build_metadata()
     engine = create_engine(url)
@@ -311,7 +318,7 @@ def test_row_counts_match_the_manifest(built: tuple[str, object]) -> None:
     assert all(n > 0 for n in counts.values())
 
 
-def test_foreign_keys_hold(built: tuple[str, object]) -> None:
+def test_foreign_keys_hold(built: tuple[str, Manifest]) -> None:
     url, _ = built
     md = build_metadata()
     engine = create_engine(url)
@@ -328,7 +335,7 @@ def test_foreign_keys_hold(built: tuple[str, object]) -> None:
     engine.dispose()
 
 
-def test_database_holds_exactly_the_generated_rows(built: tuple[str, object]) -> None:
+def test_database_holds_exactly_the_generated_rows(built: tuple[str, Manifest]) -> None:
     url, _ = built
     expected = _generated()
     for table, rows in expected.items():
@@ -336,7 +343,7 @@ def test_database_holds_exactly_the_generated_rows(built: tuple[str, object]) ->
     assert _db_rows(url) == expected
 
 
-def test_cast_records_exist_with_unique_phones(built: tuple[str, object]) -> None:
+def test_cast_records_exist_with_unique_phones(built: tuple[str, Manifest]) -> None:
     url, manifest = built
     rows = _db_rows(url)
     present = _locators(rows)
@@ -369,7 +376,7 @@ def test_cast_records_exist_with_unique_phones(built: tuple[str, object]) -> Non
     assert [p["id"] for p in rows["prospects"] if p["email"] == second] == [1]
 
 
-def test_identity_indexes_are_created(built: tuple[str, object]) -> None:
+def test_identity_indexes_are_created(built: tuple[str, Manifest]) -> None:
     url, manifest = built
     dialect = create_engine(url).dialect.name
     expected = index_names(dialect)
@@ -421,3 +428,18 @@ def test_manifest_masks_a_password(pg_scratch: str) -> None:
     assert "pw-not-needed" not in json.dumps(manifest.public())
     assert manifest.counts["customers"] == 8
     assert try_normalise("email", manifest.member("colleague").identifiers["email"][0])
+
+
+def test_unique_phone_mode_gives_every_number_to_one_person(tmp_path):
+    from sqlalchemy import create_engine, text
+    url = f"sqlite:///{tmp_path / 'unique.sqlite'}"
+    build_estate(url, customers=1500, seed=3, phones="unique", indexes=False)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        numbers = [try_normalise("phone", m) for (m,) in conn.execute(
+            text("select mobile from contacts where mobile is not null"))]
+        without = conn.execute(text("select count(*) from contacts where mobile is null")
+                               ).scalar_one()
+    engine.dispose()
+    assert len(numbers) == len(set(numbers))  # no number on two contacts
+    assert without > 0  # the ranges ran out: later people have no mobile

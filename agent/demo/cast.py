@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from agent.demo.manifest import CastMember
-from agent.demo.rows import Sink, locator
+from agent.demo.rows import Row, Sink, locator
 from agent.demo.values import imei
 from agent.demo.words import DEVICE_MODELS
 
@@ -32,7 +32,7 @@ class _Builder:
         self.own: dict[int, list[str]] = {}  # contact id -> that person's records
         self.account_rows: dict[int, list[str]] = {}  # customer id -> account + billing
 
-    def _mine(self, contact_id: int, table: str, row: dict) -> str:
+    def _mine(self, contact_id: int, table: str, row: Row) -> str:
         loc = locator(table, row)
         self.own.setdefault(contact_id, []).append(loc)
         return loc

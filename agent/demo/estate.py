@@ -16,14 +16,20 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SAWarning
+from sqlalchemy.exc import DBAPIError, SAWarning
 
 from agent.config import mask_url
 from agent.demo.cast import build_cast
 from agent.demo.manifest import CastMember, Manifest
-from agent.demo.population import generate_customers
+from agent.demo.population import PhoneMode, generate_customers
 from agent.demo.rows import COMPOSITE_KEYS, Chunk, Row, Sink
-from agent.demo.schema import TABLE_ORDER, build_metadata, identity_indexes, index_names
+from agent.demo.schema import (
+    TABLE_ORDER,
+    TRIGRAM_EXTENSION,
+    build_metadata,
+    identity_indexes,
+    index_names,
+)
 from agent.demo.values import reserved_numbers
 
 DEFAULT_CUSTOMERS = 40
@@ -37,7 +43,7 @@ class EstateGenerator:
     """The estate's rows, chunk by chunk: first the cast, then the generated customers."""
 
     def __init__(self, customers: int = DEFAULT_CUSTOMERS, seed: int = DEFAULT_SEED,
-                 chunk: int = CHUNK_CUSTOMERS) -> None:
+                 chunk: int = CHUNK_CUSTOMERS, phones: PhoneMode = "shared") -> None:
         if isinstance(customers, bool) or not isinstance(customers, int) or customers < 0:
             raise ValueError("customers must be a whole number >= 0")
         if chunk < 1:
@@ -45,6 +51,7 @@ class EstateGenerator:
         self.customers = customers
         self.seed = seed
         self.chunk = chunk
+        self.phones = phones
         self._sink = Sink()
         self.cast: dict[str, CastMember] = build_cast(self._sink)
         self.done = 0  # generated customers handed out so far
@@ -56,7 +63,8 @@ class EstateGenerator:
 
     def chunks(self) -> Iterator[Chunk]:
         yield self._sink.take()
-        for _ in generate_customers(self._sink, self.seed, self.customers, self.chunk):
+        for _ in generate_customers(self._sink, self.seed, self.customers, self.chunk,
+                                    self.phones):
             self.done = min(self.done + self.chunk, self.customers)
             yield self._sink.take()
         self.done = self.customers
@@ -71,12 +79,12 @@ def cast_manifest() -> dict[str, CastMember]:
 
 def build_estate(url: str, *, customers: int = DEFAULT_CUSTOMERS, seed: int = DEFAULT_SEED,
                  indexes: bool = True, chunk: int = CHUNK_CUSTOMERS,
-                 progress: Progress | None = None) -> Manifest:
+                 progress: Progress | None = None, phones: PhoneMode = "shared") -> Manifest:
     """Drop and recreate the CRM tables at ``url`` and fill them; return the manifest.
 
     ``customers`` generated customers are added to the fixed cast of named demo people.
     """
-    generator = EstateGenerator(customers, seed, chunk)
+    generator = EstateGenerator(customers, seed, chunk, phones)
     engine = _engine(url)
     seconds: dict[str, float] = {}
     try:
@@ -198,11 +206,22 @@ def _existing_indexes(conn: Connection) -> set[str]:
                 for ix in insp.get_indexes(name) if ix.get("name")}
 
 
+def _trigram_available(engine: Engine) -> bool:
+    """Whether pg_trgm is (or can be made) available; needs CREATE privilege on the db."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE EXTENSION IF NOT EXISTS {TRIGRAM_EXTENSION}"))
+    except DBAPIError:
+        return False
+    return True
+
+
 def _create_indexes(engine: Engine) -> float:
     started = time.perf_counter()
+    trigram = engine.dialect.name == "postgresql" and _trigram_available(engine)
     with engine.begin() as conn:
         existing = _existing_indexes(conn)
-        for index in identity_indexes(build_metadata(), engine.dialect.name):
+        for index in identity_indexes(build_metadata(), engine.dialect.name, trigram=trigram):
             if index.name not in existing:
                 index.create(conn)
     return time.perf_counter() - started

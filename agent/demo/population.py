@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from agent.demo import values as v
 from agent.demo import words as w
@@ -24,16 +25,25 @@ END = datetime(2025, 6, 30)
 _SPAN_SECONDS = int((END - START).total_seconds())
 _CENT = Decimal("0.01")
 
+# "shared": the 1,800 generated numbers repeat across a large population (a harsh case:
+# every phone search meets hundreds of other people); "unique": each number is given to
+# one person, later people have none (like a real CRM, where a mobile is one person's).
+PhoneMode = Literal["shared", "unique"]
+
 
 class _Cycle:
-    """Hands out a shuffled list's items in turn, starting again when it runs out."""
+    """Hands out a shuffled list's items in turn; when it runs out it starts again, or, with
+    ``repeat=False``, hands out None (every number belongs to one person only)."""
 
-    def __init__(self, items: list[str], rng: random.Random) -> None:
+    def __init__(self, items: list[str], rng: random.Random, repeat: bool = True) -> None:
         rng.shuffle(items)
         self.items = items
+        self.repeat = repeat
         self.next = 0
 
-    def take(self) -> str:
+    def take(self) -> str | None:
+        if not self.repeat and self.next >= len(self.items):
+            return None
         item = self.items[self.next % len(self.items)]
         self.next += 1
         return item
@@ -42,11 +52,12 @@ class _Cycle:
 class Population:
     """Adds generated customers (and everything hanging off them) to a Sink."""
 
-    def __init__(self, sink: Sink, seed: int) -> None:
+    def __init__(self, sink: Sink, seed: int, phones: PhoneMode = "shared") -> None:
         self.sink = sink
         self.rng = random.Random(seed)
-        self.mobiles = _Cycle(v.generated_numbers("mobile"), self.rng)
-        self.landlines = _Cycle(v.generated_numbers("landline"), self.rng)
+        repeat = phones == "shared"
+        self.mobiles = _Cycle(v.generated_numbers("mobile"), self.rng, repeat)
+        self.landlines = _Cycle(v.generated_numbers("landline"), self.rng, repeat)
         self.person_seq = 1000  # e-mail uniqueness: every generated person takes one
         self.device_serial = dict.fromkeys(range(len(w.DEVICE_MODELS)), 100_000)
         # recent people, for notes that mention someone else and for list overlaps
@@ -57,8 +68,10 @@ class Population:
         span = max(int((END - after).total_seconds()), 1)
         return after + timedelta(seconds=self.rng.randrange(span))
 
-    def _phone(self, kind: str) -> str:
+    def _phone(self, kind: str) -> str | None:
         national = (self.mobiles if kind == "mobile" else self.landlines).take()
+        if national is None:
+            return None  # "unique" phones: the drama ranges are used up
         return v.phone_format(national, self.rng.randrange(v.PHONE_STYLES))
 
     def _postcode(self) -> tuple[str, str]:
@@ -193,6 +206,8 @@ class Population:
                           opted_in=rng.random() < 0.4, updated_at=self._when(created))
         for _ in range(rng.choices((0, 1, 2), (35, 45, 20))[0]):
             number = phone if phone and rng.random() < 0.8 else self._phone("mobile")
+            if number is None:
+                continue
             number = v.phone_format(_national(number), rng.randrange(v.PHONE_STYLES))
             self.sink.add(
                 "call_logs", contact_id=contact_id,
@@ -264,10 +279,10 @@ def _national(number: str) -> str:
     return f"0{digits[:4]} {digits[4:]}"
 
 
-def generate_customers(sink: Sink, seed: int, customers: int, chunk: int
-                       ) -> Iterator[None]:
+def generate_customers(sink: Sink, seed: int, customers: int, chunk: int,
+                       phones: PhoneMode = "shared") -> Iterator[None]:
     """Add ``customers`` generated customers to ``sink``, pausing every ``chunk``."""
-    population = Population(sink, seed)
+    population = Population(sink, seed, phones)
     for index in range(customers):
         population.customer()
         if (index + 1) % chunk == 0:

@@ -6,7 +6,6 @@ every backend, and the manifest can name rows by their locator before they are l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from agent.demo.schema import TABLE_ORDER
@@ -51,8 +50,3 @@ class Sink:
         """The buffered rows, parents first; the buffers start empty again."""
         chunk, self.rows = self.rows, {t: [] for t in TABLE_ORDER}
         return chunk
-
-
-def iter_rows(chunks: Iterator[Chunk], table: str) -> Iterator[Row]:
-    for chunk in chunks:
-        yield from chunk[table]

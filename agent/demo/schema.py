@@ -53,6 +53,11 @@ EMAIL_COLUMNS: dict[str, str] = {
 
 # Dialects with expression (functional) indexes that SQLAlchemy renders.
 _EXPRESSION_INDEX_DIALECTS = frozenset({"postgresql", "sqlite"})
+# Free-text columns that get a trigram index on PostgreSQL (pg_trgm), so a substring search
+# for a person's identifiers (lower(notes) LIKE ANY (...)) need not read every row.
+TEXT_COLUMNS: dict[str, str] = {"tickets": "notes"}
+TRIGRAM_EXTENSION = "pg_trgm"
+
 # Dialects whose storage engine indexes foreign-key columns on its own (InnoDB).
 _INDEXES_OWN_FOREIGN_KEYS = frozenset({"mysql", "mariadb"})
 
@@ -190,8 +195,12 @@ def columns(md: MetaData, table: str) -> tuple[str, ...]:
     return tuple(c.name for c in md.tables[table].columns)
 
 
-def identity_indexes(md: MetaData, dialect: str) -> list[Index]:
+def identity_indexes(md: MetaData, dialect: str, *, trigram: bool | None = None
+                     ) -> list[Index]:
     """The indexes a well-run CRM has: identity columns, lower(email), foreign keys.
+
+    On PostgreSQL also a trigram index on each free-text column (``trigram``: whether the
+    pg_trgm extension is there; None means assume it is).
 
     Foreign-key columns are included because following a person's links (their contracts,
     call logs, tickets) is part of every search. MariaDB/MySQL index foreign keys themselves
@@ -213,6 +222,11 @@ def identity_indexes(md: MetaData, dialect: str) -> list[Index]:
             if col.primary_key and next(iter(table.primary_key.columns)) is col:
                 continue  # already the leading column of the primary key
             out.append(Index(f"ix_{name}_{col.name}", col))
+        if name in TEXT_COLUMNS and dialect == "postgresql" and trigram is not False:
+            col = TEXT_COLUMNS[name]
+            expr = func.lower(table.c[col]).label(f"{col}_lower")
+            out.append(Index(f"ix_{name}_{col}_trgm", expr, postgresql_using="gin",
+                             postgresql_ops={f"{col}_lower": "gin_trgm_ops"}))
     return out
 
 
