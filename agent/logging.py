@@ -129,7 +129,9 @@ def configure(level: str = "info", *, stream: Any = None, pretty: bool | None = 
     for noisy in ("sqlalchemy", "urllib3", "paramiko", "botocore", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # filter first: a line below the level never pays for redaction or rendering
+        processors=[structlog.stdlib.filter_by_level, *shared,
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,

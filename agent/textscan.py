@@ -40,6 +40,7 @@ _ID_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_./:\-]*[A-Za-z0-9])?")
 _NI = re.compile(r"\b[A-Za-z]{2}(?:\s?\d{2}){3}\s?[A-Da-d]\b")
 _BANK = re.compile(r"\b(\d{2})[-\s]?(\d{2})[-\s]?(\d{2})[\s,/:;\-]+(\d{7,8})\b")
 _WORD = re.compile(r"[^\W\d_][\w'\u2019\-]*")
+_HAS_DIGIT = re.compile(r"\d")
 _ID_SEPARATORS = re.compile(r"[\s\-_./:]")
 
 # Phone candidates are first checked against the last digits of the wanted numbers, so
@@ -131,11 +132,12 @@ class TextIndex(Generic[P]):
             yield from self._phones(text)
         if "id" in types:
             tokens = [m.group(0) for m in _ID_TOKEN.finditer(text)]
+            digits = [_HAS_DIGIT.search(t) is not None for t in tokens]
             for i, token in enumerate(tokens):
-                if any(c.isdigit() for c in token):
+                if digits[i]:
                     yield ("id", id_key(token))
                 # "CAN 001234" written with a space: the pair is one id
-                if i + 1 < len(tokens) and any(c.isdigit() for c in tokens[i + 1]):
+                if i + 1 < len(tokens) and digits[i + 1]:
                     yield ("id", id_key(token + tokens[i + 1]))
         if "ni_number" in types:
             for m in _NI.finditer(text):

@@ -164,14 +164,15 @@ def test_failed_system_is_reported_and_others_still_searched(pm, tmp_path):
 
 
 def test_hanging_system_times_out_without_holding_up_the_rest(pm, tmp_path):
-    engine = make_engine(pm, tmp_path, [{"name": "slow", "sleep": 3, "timeout": 0.3},
+    engine = make_engine(pm, tmp_path, [{"name": "slow", "sleep": 1.5, "timeout": 0.3},
                                         {"name": "crm", "records": [JANE]}])
     started = time.monotonic()
     result = search_one(engine, ("email", "jane.doe@example.com"))
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 1.2
     status = {s.name: s for s in result.systems}
     assert status["slow"].status == "error" and "timed out" in status["slow"].error
     assert "crm:contacts:1" in by_id(result)
+    time.sleep(1.5)  # let the abandoned thread finish while the test still owns stderr
 
 
 def test_batch_keeps_subjects_apart(pm, tmp_path):
