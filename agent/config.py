@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from agent.errors import ConfigError
+from agent.policy import DEFAULT_POLICY, Policy, load_policy, policy_from_dict
 
 DEFAULT_CONFIG = "agent.toml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -27,6 +28,7 @@ AGENT_KEYS = {
     "max_depth": "rounds of identity expansion after the first search (default 3)",
     "workers": "systems searched in parallel (default 8)",
     "log_level": "debug | info | warning | error (default info)",
+    "policy": "path of the policy file (default: policy.toml beside this file, if present)",
 }
 SYSTEM_KEYS = {"name", "connector", "url", "enabled", "timeout", "references", "description"}
 
@@ -109,6 +111,7 @@ class Config:
     workers: int = 8
     log_level: str = "info"
     systems: list[SystemConfig] = field(default_factory=list)
+    policy: Policy | None = None
     secrets: set[str] = field(default_factory=set, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -226,8 +229,9 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
         seen.add(system.name)
         systems.append(system)
 
+    policy = _policy(data, agent, where, base)
     return Config(path=path, state_url=state, hmac_key_path=hmac_key, max_depth=max_depth,
-                  workers=workers, log_level=log_level, systems=systems,
+                  workers=workers, log_level=log_level, systems=systems, policy=policy,
                   secrets=resolve.secrets | _url_passwords([state, *(s.url for s in systems)]),
                   raw=data)
 
@@ -281,6 +285,30 @@ def _system(raw: Any, index: int, where: str, resolve: _Resolver, base: Path) ->
     return SystemConfig(name=name, connector=connector, url=url, options=options,
                         references=dict(references), enabled=enabled, timeout=float(timeout),
                         description=description, base_dir=base, secrets=own)
+
+
+def _policy(data: dict[str, Any], agent: dict[str, Any], where: str, base: Path
+            ) -> Policy | None:
+    """An inline [policy] table, else [agent] policy = PATH, else policy.toml beside us."""
+    inline = data.get("policy")
+    if inline is not None:
+        if "policy" in agent:
+            raise ConfigError("give [agent] policy = PATH or a [policy] table, not both",
+                              path=where, key="agent.policy")
+        if not isinstance(inline, dict):
+            raise ConfigError("must be a table", path=where, key="policy")
+        return policy_from_dict(inline, f"{where} [policy]")
+    named = agent.get("policy")
+    if named is not None:
+        if not isinstance(named, str) or not named.strip():
+            raise ConfigError("must be the path of a policy file", path=where,
+                              key="agent.policy")
+        path = Path(named) if Path(named).is_absolute() else base / named
+        if not path.exists():
+            raise ConfigError(f"policy file not found: {path}", path=where, key="agent.policy")
+        return load_policy(path)
+    beside = base / DEFAULT_POLICY
+    return load_policy(beside) if beside.exists() else None
 
 
 def _anchor_sqlite(url: str, base: Path) -> str:

@@ -359,3 +359,36 @@ def test_shipped_example_config_is_valid(monkeypatch):
     for system in cfg.systems:
         parse_options(system)
     assert "example-secret" not in cfg.system("crm").display_url
+
+
+def test_policy_is_found_beside_named_or_inline(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from agent.config import load_config
+    from agent.errors import ConfigError
+    example = Path(__file__).parent.parent / "config" / "policy.toml"
+    folder = tmp_path / "beside"
+    folder.mkdir()
+    (folder / "agent.toml").write_text("[agent]\n")
+    assert load_config(folder / "agent.toml").policy is None
+    shutil.copy(example, folder / "policy.toml")
+    beside = load_config(folder / "agent.toml").policy
+    assert beside is not None and beside.rule_for("crm", "invoices") is not None
+
+    named = tmp_path / "named"
+    named.mkdir()
+    shutil.copy(example, named / "rules.toml")
+    (named / "agent.toml").write_text('[agent]\npolicy = "rules.toml"\n')
+    assert load_config(named / "agent.toml").policy is not None
+    (named / "agent.toml").write_text('[agent]\npolicy = "missing.toml"\n')
+    with pytest.raises(ConfigError, match=r"agent\.policy.*not found"):
+        load_config(named / "agent.toml")
+
+    import tomllib
+
+    from agent.config import config_from_dict
+    data = tomllib.loads(example.read_text())
+    assert config_from_dict({"policy": data}, base_dir=tmp_path).policy is not None
+    with pytest.raises(ConfigError, match="not both"):
+        config_from_dict({"policy": data, "agent": {"policy": "x.toml"}}, base_dir=tmp_path)

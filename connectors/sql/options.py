@@ -13,19 +13,7 @@ from typing import Any, Literal
 from agent.config import SystemConfig
 from agent.errors import ConfigError
 from agent.identifiers import TYPES
-
-# The policy's data groups (PRIVACY-POLICY.txt, "groups of personal information").
-DATA_GROUPS: tuple[str, ...] = (
-    "Banking", "CCTV", "Communications", "Contact", "Contractual", "Financial",
-    "Open Data and Public Records", "Technical", "Transactional", "Usage Data",
-)
-_GROUP_ALIASES = {g.lower(): g for g in DATA_GROUPS} | {"usage": "Usage Data",
-                                                        "open data": "Open Data and Public Records"}
-
-
-def data_group(value: str) -> str | None:
-    """The policy's spelling of a data group, or None if it is not one."""
-    return _GROUP_ALIASES.get(value.strip().lower())
+from agent.policy import DATA_GROUPS, data_group
 
 # Identity roles a column can play: identifier types plus the parts a name or bank
 # account is stored in.
