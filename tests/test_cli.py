@@ -156,3 +156,13 @@ def test_batch_with_bad_lines_searches_nothing(capsys, config, tmp_path):
 def test_missing_config_file(capsys, tmp_path):
     code, _, err = run(capsys, "--config", str(tmp_path / "none.toml"), "systems", "list")
     assert code == 1 and "none.toml" in err and "dsr init" in err
+
+
+def test_config_log_level_applies_unless_overridden(capsys, config):
+    text = config.read_text().replace("[agent]\n", '[agent]\nlog_level = "warning"\n')
+    config.write_text(text)
+    code, _, err = run(capsys, "search", "--email", "ann.lee@example.com", "--system", "crm")
+    assert code == 0 and "search_started" not in err
+    code, _, err = run(capsys, "--log-level", "info", "search", "--email",
+                       "ann.lee@example.com", "--system", "crm")
+    assert code == 0 and "search_started" in err

@@ -39,8 +39,10 @@ def build_cli(pm: PluginManager) -> click.Group:
         Exit codes: 0 ok, 1 user error, 2 usage, 3 partial (some system failed),
                     4 verification failed.
         """
-        dsr_logging.configure(log_level or os.environ.get("DSR_LOG_LEVEL", "info"))
-        app = AppContext(config_path=config_path, plugin_manager=pm)
+        given = log_level or os.environ.get("DSR_LOG_LEVEL")
+        dsr_logging.configure(given or "info")
+        app = AppContext(config_path=config_path, plugin_manager=pm,
+                         log_level_given=given is not None)
         ctx.obj = app
         ctx.call_on_close(app.close)
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from agent import logging as dsr_logging
 from agent.config import Config, find_config_path, load_config
 from agent.engine import SearchEngine
 from agent.plugins import PluginManager
@@ -25,6 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class AppContext:
     config_path: str | None
     plugin_manager: PluginManager
+    log_level_given: bool = False  # --log-level or DSR_LOG_LEVEL beats [agent] log_level
     _config: Config | None = None
     _engines: list[SearchEngine] = field(default_factory=list)
 
@@ -35,6 +37,8 @@ class AppContext:
     def config(self) -> Config:
         if self._config is None:
             self._config = load_config(self.path)
+            if not self.log_level_given:
+                dsr_logging.configure(self._config.log_level)
         return self._config
 
     def engine(self, progress: Any = None) -> SearchEngine:
