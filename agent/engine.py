@@ -136,8 +136,9 @@ class SearchEngine:
         started = datetime.now(UTC)
         targets = self.systems(systems)
         states = [_SubjectState(s, new_ids={i.id for i in s.identifiers}) for s in subjects]
+        held: list[frozenset[str]] = []  # redacted while this search runs, released after
         for state in states:
-            self._protect(state.subject.identifiers)
+            held.append(self._protect(state.subject.identifiers))
         statuses = {s.name: SystemStatus(name=s.name) for s in targets}
         structlog.contextvars.bind_contextvars(search_id=search_id)
         try:
@@ -155,7 +156,7 @@ class SearchEngine:
                     if last:
                         state.new_ids.clear()  # nothing learnt now would be searched
                     else:
-                        self._expand(state, round_no + 1)
+                        held.append(self._expand(state, round_no + 1))
             results = []
             for state in states:
                 kept, lookalikes = attribution.attribute(state.subject, state.findings)
@@ -172,8 +173,10 @@ class SearchEngine:
             return results
         finally:
             structlog.contextvars.unbind_contextvars("search_id")
+            for values in held:
+                redactor.release(values)
 
-    def _protect(self, identifiers: Sequence[Identifier]) -> None:
+    def _protect(self, identifiers: Sequence[Identifier]) -> frozenset[str]:
         """Teach the log redactor every value (and stored variant) being searched."""
         values: list[str] = []
         for ident in identifiers:
@@ -182,7 +185,7 @@ class SearchEngine:
                 values += variants(ident.type, ident.value)
             except Exception:  # a variant generator must never break a search
                 values.append(ident.value)
-        redactor.add(values)
+        return redactor.add(values)
 
     def _run_round(self, active: list[_SubjectState], targets: list[SystemConfig],
                    statuses: dict[str, SystemStatus], round_no: int) -> None:
@@ -254,7 +257,7 @@ class SearchEngine:
                  seconds=round(seconds, 3))
         return found, seconds
 
-    def _expand(self, state: _SubjectState, next_round: int) -> None:
+    def _expand(self, state: _SubjectState, next_round: int) -> frozenset[str]:
         # Attribute what we have so far; only strong findings feed the next round.
         attribution.attribute(state.subject, state.findings, chains=False)
         state.new_ids.clear()
@@ -269,7 +272,8 @@ class SearchEngine:
             if ident is not None:
                 state.new_ids.add(ident.id)
                 added.append(ident)
+        held = self._protect(added) if added else frozenset()
         if added:
-            self._protect(added)
             log.debug("identity_expanded", subject=state.subject.ref, round=next_round,
-                     new_identifiers=len(added), types=sorted({i.type for i in added}))
+                      new_identifiers=len(added), types=sorted({i.type for i in added}))
+        return held

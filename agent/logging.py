@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
@@ -25,23 +26,36 @@ SAFE_KEYS = frozenset({"event", "level", "timestamp", "search_id", "logger"})
 class Redactor:
     """Replaces known values (case-insensitively, whole values only) in log text.
 
-    One Aho-Corasick automaton over every value, rebuilt lazily after additions, so a batch
-    of thousands of subjects costs one build per round and one pass per log string.
+    One Aho-Corasick automaton over every value, rebuilt lazily after changes, so a batch
+    of thousands of subjects costs one build per round and one pass per log string. Values
+    are counted: a search releases what it added when it ends, so a long-running process
+    does not keep every identifier it ever searched for (secrets are never released).
     """
 
     def __init__(self) -> None:
-        self._values: set[str] = set()
+        self._values: Counter[str] = Counter()
         self._automaton: ahocorasick_rs.AhoCorasick | None = None
         self._patterns: list[str] = []
         self._dirty = False
         self._lock = threading.Lock()
 
-    def add(self, values: Iterable[str]) -> None:
-        new = {v.casefold() for v in values if v and len(v) >= 3} - self._values
-        if new:
-            with self._lock:
-                self._values |= new
-                self._dirty = True
+    def add(self, values: Iterable[str]) -> frozenset[str]:
+        """Start redacting ``values``; the result is what to ``release`` afterwards."""
+        held = frozenset(v.casefold() for v in values if v and len(v) >= 3)
+        with self._lock:
+            for value in held:
+                if not self._values[value]:
+                    self._dirty = True
+                self._values[value] += 1
+        return held
+
+    def release(self, held: frozenset[str]) -> None:
+        with self._lock:
+            for value in held:
+                self._values[value] -= 1
+                if self._values[value] <= 0:
+                    del self._values[value]
+                    self._dirty = True
 
     def clear(self) -> None:
         with self._lock:

@@ -203,13 +203,20 @@ def test_logs_redact_searched_values(pm, tmp_path):
     stream = io.StringIO()
     dsr_logging.configure("debug", stream=stream, pretty=False)
     engine = make_engine(pm, tmp_path, [{"name": "crm", "records": [JANE]}])
+    log = dsr_logging.get_logger("test")
+    # anything logged while the search runs (here: from its progress events) is redacted,
+    # including identifiers learnt on the way (the phone) and other writings of them
+    engine.progress = lambda event, data: log.warning(
+        event, detail="07700900101 JANE.DOE@EXAMPLE.COM +44 7700 900101")
     search_one(engine, ("email", "jane.doe@example.com"))
-    dsr_logging.get_logger("test").warning("after", detail="07700900101 JANE.DOE@EXAMPLE.COM")
     text = stream.getvalue()
     lines = [json.loads(line) for line in text.splitlines()]
     assert lines and all("search_id" in l_ for l_ in lines if l_["event"].startswith("search"))
+    rounds = [l_["detail"] for l_ in lines if l_["event"] == "round"]
+    assert len(rounds) == 2
     assert "jane.doe@example.com" not in text.lower()
-    assert "7700900101" not in text
+    # the phone is learnt in round 0, so from round 1 on it is redacted in every writing
+    assert rounds[-1] == "[redacted] [redacted] [redacted]"
 
 
 def test_identifier_learnt_on_her_record_but_held_by_another_person_is_shared(pm, tmp_path):
@@ -254,3 +261,14 @@ def test_max_depth_zero_searches_once_and_learns_nothing(pm, tmp_path):
     result = search_one(engine, ("email", "jane.doe@example.com"))
     assert result.rounds == 1
     assert [i.id for i in result.subject.identifiers] == ["email#1"]
+
+
+def test_search_releases_its_values_from_the_redactor_but_secrets_stay(pm, tmp_path):
+    from agent.logging import REDACTED, redactor
+    held = redactor.add(["config-secret-value"])
+    engine = make_engine(pm, tmp_path, [{"name": "crm", "records": [JANE]}])
+    search_one(engine, ("email", "jane.doe@example.com"))
+    assert redactor.scrub("jane.doe@example.com") == "jane.doe@example.com"
+    assert redactor.scrub("config-secret-value") == REDACTED
+    redactor.release(held)
+    assert redactor.scrub("config-secret-value") == "config-secret-value"
