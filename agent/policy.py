@@ -248,6 +248,15 @@ class _Validator:
             raise self.error(f"unknown key {unknown[0]!r}; known: {sorted(allowed)}",
                              f"{prefix}{unknown[0]}")
 
+    def entry(self, value: Any, key: str, hint: str, allowed: set[str],
+              name: str | None = None) -> Mapping[str, Any]:
+        """One table of settings: its name (when named) and its keys checked."""
+        if name is not None and not _NAME.match(name):
+            raise self.error("name must be lower case letters, digits and _", key)
+        body = self.table(value, key, hint)
+        self.known(body, allowed, key)
+        return body
+
     def text(self, value: Any, key: str, *, allow_empty: bool = False) -> str:
         if not isinstance(value, str) or not (allow_empty or value.strip()):
             raise self.error("must be non-empty text", key)
@@ -301,8 +310,7 @@ def _groups(v: _Validator, raw: Any) -> list[DataGroup]:
         if name in seen:
             raise v.error(f"data group {name!r} is defined twice", key)
         seen.add(name)
-        body = v.table(body, key, "description, purposes, basis, sources")
-        v.known(body, _GROUP_KEYS, key)
+        body = v.entry(body, key, "description, purposes, basis, sources", _GROUP_KEYS)
         bases = v.texts(body.get("basis"), f"{key}.basis")
         if not bases:
             raise v.error("needs at least one lawful basis", f"{key}.basis")
@@ -327,10 +335,7 @@ def _recipients(v: _Validator, raw: Any, groups: Mapping[str, DataGroup]) -> lis
     out: list[Recipient] = []
     for name, body in raw.items():
         key = f"recipients.{name}"
-        if not _NAME.match(name):
-            raise v.error("name must be lower case letters, digits and _", key)
-        body = v.table(body, key, "description, groups")
-        v.known(body, _RECIPIENT_KEYS, key)
+        body = v.entry(body, key, "description, groups", _RECIPIENT_KEYS, name)
         received = v.texts(body.get("groups"), f"{key}.groups")
         if not received:
             raise v.error("must name the data groups the recipient receives", f"{key}.groups")
@@ -349,10 +354,7 @@ def _rules(v: _Validator, raw: Any) -> list[RetentionRule]:
 
 def _rule(v: _Validator, name: str, body: Any) -> RetentionRule:
     key = f"retention.{name}"
-    if not _NAME.match(name):
-        raise v.error("name must be lower case letters, digits and _", key)
-    body = v.table(body, key, "basis, action, ...")
-    v.known(body, _RULE_KEYS, key)
+    body = v.entry(body, key, "basis, action, ...", _RULE_KEYS, name)
     if "basis" not in body:
         raise v.error("is required: the legal basis for this rule, in words", f"{key}.basis")
     basis = v.text(body["basis"], f"{key}.basis")
@@ -397,8 +399,7 @@ def _mappings(v: _Validator, raw: Any, groups: Mapping[str, DataGroup],
     seen: set[tuple[str, str]] = set()
     for index, body in enumerate(raw):
         key = f"mapping[{index}]"
-        body = v.table(body, key, "system, container, group, rule")
-        v.known(body, _MAPPING_KEYS, key)
+        body = v.entry(body, key, "system, container, group, rule", _MAPPING_KEYS)
         system = v.text(body.get("system"), f"{key}.system")
         container = v.text(body.get("container"), f"{key}.container")
         pair = (system.lower(), container.lower())
@@ -431,10 +432,7 @@ def _identity(v: _Validator, raw: Any) -> IdentityCheck:
         documents = {}
         for name, body in docs_raw.items():
             key = f"identity_check.documents.{name}"
-            if not _NAME.match(name):
-                raise v.error("name must be lower case letters, digits and _", key)
-            body = v.table(body, key, "max_age_months (optional)")
-            v.known(body, _DOCUMENT_KEYS, key)
+            body = v.entry(body, key, "max_age_months (optional)", _DOCUMENT_KEYS, name)
             age = body.get("max_age_months")
             documents[name] = (None if age is None
                                else v.whole(age, f"{key}.max_age_months", 1, 120))

@@ -303,6 +303,16 @@ def create_estate(engine: sa.Engine, schema: str | None = None) -> sa.MetaData:
     return md
 
 
+def populated(database: Any, build: Any = None) -> Any:
+    """``database`` (a conftest TestDatabase) with a schema built in it (default: the estate)."""
+    engine = database.engine()
+    try:
+        (build or create_estate)(engine, database.schema)
+    finally:
+        engine.dispose()
+    return database
+
+
 def row_counts(engine: sa.Engine, schema: str | None = None) -> dict[str, int]:
     md = build_metadata(schema)
     with engine.connect() as conn:

@@ -11,7 +11,13 @@ from agent.config import SystemConfig, config_from_dict
 from agent.errors import ConfigError
 from connectors.sql import SqlConnector
 from tests.conftest import SQL_BACKENDS, TestDatabase
-from tests.sql_estate import builtin_detectors, by_subject, create_estate, make_connector, subject
+from tests.sql_estate import (
+    builtin_detectors,
+    by_subject,
+    make_connector,
+    populated,
+    subject,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +27,7 @@ def detectors() -> list:
 
 @pytest.fixture(scope="module", params=SQL_BACKENDS)
 def estate(request: pytest.FixtureRequest, isolated_database) -> TestDatabase:
-    database = isolated_database(request.param)
-    engine = database.engine()
-    try:
-        create_estate(engine, database.schema)
-    finally:
-        engine.dispose()
-    return database
+    return populated(isolated_database(request.param))
 
 
 @pytest.fixture

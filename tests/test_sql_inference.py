@@ -19,6 +19,7 @@ from tests.sql_estate import (
     by_subject,
     create_estate,
     make_connector,
+    populated,
     subject,
 )
 
@@ -79,13 +80,7 @@ def build(engine: sa.Engine, schema: str | None) -> None:
 
 @pytest.fixture(scope="module", params=SQL_BACKENDS)
 def database(request: pytest.FixtureRequest, isolated_database) -> TestDatabase:
-    database = isolated_database(request.param)
-    engine = database.engine()
-    try:
-        build(engine, database.schema)
-    finally:
-        engine.dispose()
-    return database
+    return populated(isolated_database(request.param), build)
 
 
 @pytest.fixture(scope="module")

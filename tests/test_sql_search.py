@@ -18,8 +18,8 @@ from tests.sql_estate import (
     ROWS,
     builtin_detectors,
     by_subject,
-    create_estate,
     make_connector,
+    populated,
     row_counts,
     subject,
 )
@@ -27,13 +27,7 @@ from tests.sql_estate import (
 
 @pytest.fixture(scope="module", params=SQL_BACKENDS)
 def estate(request: pytest.FixtureRequest, isolated_database) -> TestDatabase:
-    database = isolated_database(request.param)
-    engine = database.engine()
-    try:
-        create_estate(engine, database.schema)
-    finally:
-        engine.dispose()
-    return database
+    return populated(isolated_database(request.param))
 
 
 @pytest.fixture(scope="module")

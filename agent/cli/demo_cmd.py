@@ -110,10 +110,9 @@ def check_expectations(member: CastMember, result: SearchResult) -> list[dict[st
               set(member.not_attributed) & strong),
     ]
     if member.via_expansion:
-        check_item = check(f"{len(member.via_expansion)} record(s) found only through "
-                           "identifiers learnt on her own records",
-                           set(member.via_expansion) - strong)
-        checks.append(check_item)
+        checks.append(check(f"{len(member.via_expansion)} record(s) found only through "
+                            "identifiers learnt on her own records",
+                            set(member.via_expansion) - strong))
     if member.weak:
         checks.append(check(f"{len(member.weak)} record(s) behind shared identifiers kept weak",
                             set(member.weak) & strong))
