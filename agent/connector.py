@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from agent.config import SystemConfig
     from agent.detectors import Detector
     from agent.models import Finding, Subject
+    from agent.plans import ManualTask, Outcome, PlanItem
 
 # capability name -> method that must be overridden to claim it
 CAPABILITY_METHODS: dict[str, str] = {
@@ -108,17 +109,46 @@ class Connector:
         """The content of each finding, for access and portability exports."""
         raise self._unsupported("read")
 
-    def erase(self, plan_items: Sequence[Any]) -> Iterator[Any]:
+    # ------------------------------------------------------------------ actions
+    # Contract for erase/suppress/restrict/rectify: all items of one call succeed or none
+    # do (one transaction where the store allows; raise ConnectorError and change nothing
+    # otherwise); idempotent (an item already gone or already marked yields ``absent``);
+    # one Outcome per item, yielded once the change is durable.
+
+    def actions_for(self, finding: Finding) -> frozenset[str]:
+        """Plan actions this system can carry out on ``finding`` (the planner turns any
+        other action the policy asks for into a ``manual`` item)."""
+        out: set[str] = set()
+        if "erase" in self.capabilities:
+            out |= {"delete", "anonymise"}
+        for capability in ("suppress", "restrict", "rectify"):
+            if capability in self.capabilities:
+                out.add(capability)
+        if "read" in self.capabilities:
+            out.add("export")
+        return frozenset(out)
+
+    def erase(self, plan_items: Sequence[PlanItem]) -> Iterator[Outcome]:
+        """Delete or anonymise (``item.action``) each item's record; children first."""
         raise self._unsupported("erase")
 
-    def suppress(self, plan_items: Sequence[Any]) -> Iterator[Any]:
+    def suppress(self, plan_items: Sequence[PlanItem]) -> Iterator[Outcome]:
+        """Mark each item's record do-not-contact."""
         raise self._unsupported("suppress")
 
-    def restrict(self, plan_items: Sequence[Any]) -> Iterator[Any]:
+    def restrict(self, plan_items: Sequence[PlanItem]) -> Iterator[Outcome]:
+        """Mark each item's record restricted (kept, not used)."""
         raise self._unsupported("restrict")
 
-    def rectify(self, plan_items: Sequence[Any], changes: dict[str, Any]) -> Iterator[Any]:
+    def rectify(self, plan_items: Sequence[PlanItem], changes: dict[str, str]
+                ) -> Iterator[Outcome]:
+        """Set ``changes`` (field -> new value) on each item's record and read it back."""
         raise self._unsupported("rectify")
+
+    def manual_tasks(self, request_type: str) -> Sequence[ManualTask]:
+        """Places a person must handle by hand for a request of this type (the built-in
+        ``manual`` connector declares them; automated connectors have none)."""
+        return ()
 
     def close(self) -> None:
         """Release connections; called once when the engine is done with the system."""

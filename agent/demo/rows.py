@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.demo.schema import TABLE_ORDER
+from agent.demo.schema import MARKED_TABLES, MARKER_COLUMNS, TABLE_ORDER
 
 Row = dict[str, Any]
 Chunk = dict[str, list[Row]]
@@ -35,6 +35,9 @@ class Sink:
         if table not in COMPOSITE_KEYS:
             values["id"] = self._next_id[table]
             self._next_id[table] += 1
+        if table in MARKED_TABLES:
+            for column in MARKER_COLUMNS:  # nobody is suppressed or restricted yet
+                values.setdefault(column, False)
         self.rows[table].append(values)
         self.counts[table] += 1
         return values

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     func,
 )
 
@@ -58,6 +59,11 @@ _EXPRESSION_INDEX_DIALECTS = frozenset({"postgresql", "sqlite"})
 TEXT_COLUMNS: dict[str, str] = {"tickets": "notes"}
 TRIGRAM_EXTENSION = "pg_trgm"
 
+# Marker columns the agent sets for suppression (do not contact) and restriction requests;
+# the generator leaves them to their server default (false).
+MARKER_COLUMNS: tuple[str, ...] = ("do_not_contact", "restricted")
+MARKED_TABLES: tuple[str, ...] = ("customers", "contacts", "prospects")
+
 # Dialects whose storage engine indexes foreign-key columns on its own (InnoDB).
 _INDEXES_OWN_FOREIGN_KEYS = frozenset({"mysql", "mariadb"})
 
@@ -78,6 +84,7 @@ def build_metadata() -> MetaData:
         Column("town", String(100)),
         Column("postcode", String(10)),
         Column("created_at", DateTime, nullable=False),
+        *_markers(),
     )
     Table(
         "contacts", md,
@@ -92,6 +99,7 @@ def build_metadata() -> MetaData:
         Column("dob", Date),
         Column("referred_by", Integer, ForeignKey("contacts.id")),
         Column("created_at", DateTime, nullable=False),
+        *_markers(),
     )
     Table(
         "prospects", md,  # bought-in or enquiry leads: not linked to any customer
@@ -103,6 +111,7 @@ def build_metadata() -> MetaData:
         Column("company_name", String(200)),
         Column("source", String(100), nullable=False),
         Column("imported_at", DateTime, nullable=False),
+        *_markers(),
     )
     Table(
         "contracts", md,
@@ -189,6 +198,11 @@ def build_metadata() -> MetaData:
         Column("started_at", DateTime, nullable=False),
     )
     return md
+
+
+def _markers() -> list[Column[bool]]:
+    return [Column(name, Boolean, nullable=True, server_default=false())
+            for name in MARKER_COLUMNS]
 
 
 def columns(md: MetaData, table: str) -> tuple[str, ...]:

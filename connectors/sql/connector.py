@@ -5,6 +5,12 @@ values), and searches many subjects in one pass per table: one statement per tab
 every subject's identifier variants bound (split only at the parameter limit), rows
 re-confirmed in Python, free-text columns streamed and tokenised once, and foreign keys
 followed level by level with one statement per link and level.
+
+Write actions (``erase``, ``suppress``, ``restrict``, ``rectify``; see ``actions.py``) run
+all items of a call in one transaction, children before parents, and report each item's
+outcome only after the commit. An item whose table is not in the catalog (dropped,
+renamed or excluded since the plan) stops the call with a ConnectorError; a row that is
+no longer there (or a key that cannot exist) is ``absent``.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -26,7 +32,8 @@ from agent.connector import CheckResult, ConnectorContext, Container
 from agent.connector import Connector as BaseConnector
 from agent.errors import ConnectorError, DsrError
 from agent.models import Finding, Subject
-from connectors.sql import db
+from agent.plans import Outcome, PlanItem
+from connectors.sql import actions, db
 from connectors.sql.collect import FindingCollector
 from connectors.sql.columns import column_kind, key_from_text
 from connectors.sql.follow import follow
@@ -48,7 +55,8 @@ class SqlConnector(BaseConnector):
                                   "through SQLAlchemy: zero-config search of every table")
     url_schemes: ClassVar[tuple[str, ...]] = ("mssql", "postgresql", "postgres", "mysql",
                                               "mariadb", "sqlite")
-    capabilities: ClassVar[frozenset[str]] = frozenset({"check", "discover", "search", "read"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({
+        "check", "discover", "search", "read", "erase", "suppress", "restrict", "rectify"})
 
     def __init__(self, system: SystemConfig, context: ConnectorContext | None = None) -> None:
         super().__init__(system, context)
@@ -101,9 +109,11 @@ class SqlConnector(BaseConnector):
             if self._catalog is None:
                 started = time.perf_counter()
                 with self._doing("reading the schema"):
-                    self._catalog = build_catalog(conn, self.options, self.context.detectors,
-                                                  self.system.name)
+                    catalog = build_catalog(conn, self.options, self.context.detectors,
+                                            self.system.name)
                     conn.rollback()  # end the sampling transaction before streaming reads
+                actions.check_options(catalog, self.options)
+                self._catalog = catalog
                 log.debug("sql.catalog", system=self.system.name,
                           tables=len(self._catalog.tables),
                           seconds=round(time.perf_counter() - started, 3))
@@ -274,6 +284,59 @@ class SqlConnector(BaseConnector):
                 return None
             out.append(value)
         return tuple(out)
+
+    # ------------------------------------------------------------------ actions
+    def actions_for(self, finding: Finding) -> frozenset[str]:
+        """delete/anonymise as the table's ``erasure`` setting allows (both when unset),
+        suppress/restrict where the table has that marker, rectify where it has identity
+        columns, export for every row."""
+        if finding.system != self.system.name or finding.kind != "row":
+            return frozenset()
+        info = actions.finding_table(self.catalog(), finding)
+        if info is None:
+            return frozenset()
+        return actions.available_actions(info, self.options.table(info.name))
+
+    def erase(self, plan_items: Sequence[PlanItem]) -> Iterator[Outcome]:
+        return self._act("erase", plan_items, lambda run, items: run.erase(items))
+
+    def suppress(self, plan_items: Sequence[PlanItem]) -> Iterator[Outcome]:
+        return self._act("suppress", plan_items, lambda run, items: run.mark(items, "suppress"))
+
+    def restrict(self, plan_items: Sequence[PlanItem]) -> Iterator[Outcome]:
+        return self._act("restrict", plan_items, lambda run, items: run.mark(items, "restrict"))
+
+    def rectify(self, plan_items: Sequence[PlanItem], changes: dict[str, str]
+                ) -> Iterator[Outcome]:
+        return self._act("rectify", plan_items, lambda run, items: run.rectify(items, changes))
+
+    def _act(self, action: str, plan_items: Sequence[PlanItem],
+             work: Callable[[actions.RowActions, list[PlanItem]], list[Outcome]]
+             ) -> Iterator[Outcome]:
+        """Run one call's work in one transaction; outcomes only once it has committed
+        (the work is done on the call, not on iteration)."""
+        items = list(plan_items)
+        started = time.perf_counter()
+        outcomes: list[Outcome] = []
+        detached = 0
+        try:
+            if items:
+                catalog = self.catalog()
+                with self._session() as conn:
+                    runner = actions.RowActions(self.system, self.options, catalog, conn,
+                                                self._read_table)
+                    outcomes = actions.in_transaction(conn, self.system,
+                                                      lambda: work(runner, items))
+                    detached = runner.detached
+        except DsrError:
+            log.warning("sql.action.failed", system=self.system.name, action=action,
+                        items=len(items), seconds=round(time.perf_counter() - started, 3))
+            raise
+        statuses = {s: sum(1 for o in outcomes if o.status == s)
+                    for s in ("done", "absent", "skipped")}
+        log.info("sql.action", system=self.system.name, action=action, items=len(items),
+                 **statuses, detached=detached, seconds=round(time.perf_counter() - started, 3))
+        return iter(outcomes)
 
     def close(self) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Literal
 
 from agent.config import SystemConfig
@@ -50,7 +51,15 @@ _TABLE_OPTIONS = {
     "foreign_keys": "undeclared links, e.g. { referred_by = \"contacts.id\" }",
     "exclude": "true to leave the table out",
     "erasure": "erasure strategy: delete, anonymise, suppress, restrict or retain",
+    "anonymise": "columns an anonymise overwrites: a list of names (NULL or a placeholder), "
+                 "or { column = value } for fixed values",
+    "suppress": "do-not-contact marker: a boolean column set to true, or { column = value }",
+    "restrict": "restriction marker: a boolean column set to true, or { column = value }",
 }
+# Erasure strategies carried out by setting a marker: the table needs that marker.
+MARKER_STRATEGIES = ("suppress", "restrict")
+# Values a TOML table can give a marker or a fixed anonymise value.
+_SCALARS = (bool, int, float, str, date, datetime)
 
 
 @dataclass
@@ -68,6 +77,15 @@ class TableOptions:
     foreign_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
     exclude: bool = False
     erasure: str | None = None
+    # column -> fixed value, or None: NULL when nullable, else a placeholder fitting the type
+    anonymise: dict[str, Any] | None = None
+    suppress: dict[str, Any] | None = None  # column -> value marking a row do-not-contact
+    restrict: dict[str, Any] | None = None  # column -> value marking a row restricted
+
+    def marker(self, action: str) -> dict[str, Any] | None:
+        """The suppress or restrict marker (column -> value), if configured."""
+        return self.suppress if action == "suppress" else \
+            self.restrict if action == "restrict" else None
 
 
 @dataclass
@@ -87,6 +105,15 @@ class SqlOptions:
 
     def key(self, *parts: str) -> str:
         return ".".join(("systems", self.system, *parts))
+
+    def table(self, name: str) -> TableOptions:
+        """A table's settings (matched case-insensitively, as the schema is), or defaults."""
+        if name in self.tables:
+            return self.tables[name]
+        for configured, table_opts in self.tables.items():
+            if configured.lower() == name.lower():
+                return table_opts
+        return TableOptions()
 
     def error(self, message: str, *parts: str) -> ConfigError:
         return ConfigError(f"system {self.system!r}: {message}", key=self.key(*parts))
@@ -179,6 +206,47 @@ def _table_options(opts: SqlOptions, table: str, raw: Any) -> TableOptions:
         if erasure not in ERASURE_STRATEGIES:
             raise opts.error(f"must be one of {sorted(ERASURE_STRATEGIES)}", *where, "erasure")
         out.erasure = erasure
+    if "anonymise" in raw:
+        out.anonymise = _anonymise(opts, raw["anonymise"], where)
+    for action in MARKER_STRATEGIES:
+        if action in raw:
+            setattr(out, action, _marker(opts, raw[action], (*where, action)))
+    if out.erasure in MARKER_STRATEGIES and out.marker(out.erasure) is None:
+        raise opts.error(f"erasure = {out.erasure!r} needs the table's {out.erasure} marker "
+                         f"(e.g. {out.erasure} = \"do_not_contact\")", *where, "erasure")
+    return out
+
+
+def _anonymise(opts: SqlOptions, raw: Any, where: tuple[str, ...]) -> dict[str, Any]:
+    """``["email", "notes"]`` (each overwritten by NULL or a placeholder) or
+    ``{ email = "erased@example.invalid", score = 0 }`` (fixed values)."""
+    path = (*where, "anonymise")
+    if isinstance(raw, Mapping):
+        return _fixed_values(opts, raw, path)
+    columns = _text_list(opts, raw, *path)
+    if not columns:
+        raise opts.error("names no column", *path)
+    return dict.fromkeys(columns)
+
+
+def _marker(opts: SqlOptions, raw: Any, path: tuple[str, ...]) -> dict[str, Any]:
+    """``"do_not_contact"`` (set to true) or ``{ status = "suppressed", dnc = 1 }``."""
+    if isinstance(raw, str):
+        return {_text(opts, raw, *path): True}
+    if not isinstance(raw, Mapping):
+        raise opts.error('must be a column name or a table { column = value }', *path)
+    return _fixed_values(opts, raw, path)
+
+
+def _fixed_values(opts: SqlOptions, raw: Mapping[str, Any],
+                  path: tuple[str, ...]) -> dict[str, Any]:
+    if not raw:
+        raise opts.error("names no column", *path)
+    out: dict[str, Any] = {}
+    for column, value in raw.items():
+        if not isinstance(value, _SCALARS):
+            raise opts.error("must be a string, number, boolean or date", *path, str(column))
+        out[str(column)] = value
     return out
 
 
