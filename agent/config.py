@@ -29,6 +29,8 @@ AGENT_KEYS = {
     "workers": "systems searched in parallel (default 8)",
     "log_level": "debug | info | warning | error (default info)",
     "policy": "path of the policy file (default: policy.toml beside this file, if present)",
+    "plan_expiry_days": "days an unexecuted plan stays valid (default 7)",
+    "exports": "folder for access and portability exports (default exports/ beside this file)",
 }
 SYSTEM_KEYS = {"name", "connector", "url", "enabled", "timeout", "references", "description"}
 
@@ -36,6 +38,7 @@ SYSTEM_KEYS = {"name", "connector", "url", "enabled", "timeout", "references", "
 SCHEME_CONNECTORS = {
     "sqlite": "sql", "postgresql": "sql", "postgres": "sql", "mysql": "sql", "mariadb": "sql",
     "mssql": "sql", "file": "files", "sftp": "files", "smb": "files", "s3": "s3",
+    "manual": "manual",
 }
 
 
@@ -110,6 +113,8 @@ class Config:
     max_depth: int = 3
     workers: int = 8
     log_level: str = "info"
+    plan_expiry_days: int = 7
+    exports_dir: Path = field(default_factory=lambda: Path("exports"))
     systems: list[SystemConfig] = field(default_factory=list)
     policy: Policy | None = None
     secrets: set[str] = field(default_factory=set, repr=False)
@@ -215,6 +220,13 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
         raise ConfigError("must be debug, info, warning or error", path=where,
                           key="agent.log_level")
     log_level = log_level.lower()
+    plan_expiry = _int(agent.get("plan_expiry_days", 7), where, "agent.plan_expiry_days", 1, 90)
+    exports_raw = agent.get("exports", "exports")
+    if not isinstance(exports_raw, str) or not exports_raw.strip():
+        raise ConfigError("must be a folder path", path=where, key="agent.exports")
+    exports_dir = Path(exports_raw).expanduser()
+    if not exports_dir.is_absolute():
+        exports_dir = base / exports_dir
 
     systems_raw = data.get("systems", [])
     if not isinstance(systems_raw, list):
@@ -231,7 +243,8 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
 
     policy = _policy(data, agent, where, base)
     return Config(path=path, state_url=state, hmac_key_path=hmac_key, max_depth=max_depth,
-                  workers=workers, log_level=log_level, systems=systems, policy=policy,
+                  workers=workers, log_level=log_level, plan_expiry_days=plan_expiry,
+                  exports_dir=exports_dir, systems=systems, policy=policy,
                   secrets=resolve.secrets | _url_passwords([state, *(s.url for s in systems)]),
                   raw=data)
 

@@ -97,6 +97,9 @@ class SearchEngine:
             self._connectors[system.name] = registration.obj(system, context)
         return self._connectors[system.name]
 
+    def searchable(self, system: SystemConfig) -> bool:
+        return "search" in self.connector(system).capabilities
+
     def close(self) -> None:
         for connector in self._connectors.values():
             try:
@@ -134,7 +137,8 @@ class SearchEngine:
         """Search every system for every subject; returns one result per subject."""
         search_id = str(uuid.uuid4())
         started = datetime.now(UTC)
-        targets = self.systems(systems)
+        # systems with no search (the manual connector) are never reported as searched
+        targets = [s for s in self.systems(systems) if self.searchable(s)]
         states = [_SubjectState(s, new_ids={i.id for i in s.identifiers}) for s in subjects]
         held: list[frozenset[str]] = []  # redacted while this search runs, released after
         for state in states:

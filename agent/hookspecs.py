@@ -63,10 +63,16 @@ def request_status_changed(request: Any, old: str | None, new: str, actor: str,
 
 
 @hookspec
-def before_erasure(request: Any, plan: Any) -> None:
-    """An approved plan is about to execute; raise to stop it before anything changes."""
+def before_erasure(request: Any, system: str, items: Any) -> None:
+    """A system's approved items (``agent.plans.PlanItem``) are about to be carried out.
+
+    Fired once per system and connector method, after the journal marks the items started
+    and before the connector changes anything; raise to stop that system (its items are
+    marked failed and the request ends partially completed).
+    """
 
 
 @hookspec
-def after_erasure(request: Any, plan: Any, outcomes: Any) -> None:
-    """A plan has executed; ``outcomes`` holds each item's result (verified or not)."""
+def after_erasure(request: Any, system: str, items: Any, outcomes: Any) -> None:
+    """A system's items were carried out and journalled; ``outcomes`` holds an
+    ``agent.plans.Outcome`` per item. Verification by a fresh search follows."""

@@ -32,6 +32,15 @@ class DigestKey:
             _create(path)
         return cls(_read(path))
 
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for another purpose (sealing request identifiers), bound to this
+        key by HKDF, so there is one secret file to guard and back up."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                    info=f"dsr-agent {purpose}".encode()).derive(self._key)
+
     def digest(self, kind: str, value: str) -> str:
         """hex HMAC-SHA256 of a normalised identifier, domain-separated by its type."""
         message = f"{kind}\0{value}".encode()

@@ -20,6 +20,7 @@ from agent.registry import Registry
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.detectors",
     "connectors.sql",
+    "connectors.manual",
 )
 
 ENTRY_POINT_GROUP = "dsr_agent"

@@ -78,6 +78,9 @@ class Recipient:
     name: str
     description: str
     groups: tuple[str, ...]
+    # told of each erasure, rectification or restriction (Art 19); false for recipients
+    # that receive data only case by case (authorities), whom a person decides to tell
+    notify: bool = True
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,9 @@ class MappingEntry:
     whole_document: bool = False
     backup: BackupMode = "beyond_use"
     index: int = 0
+    # anchor name -> field holding its date in this container's records
+    # (contracts: contract_end = "end_date"); the planner reads them for until-dates
+    dates: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def matches(self, system: str, container: str) -> bool:
         return (fnmatch.fnmatchcase(system.lower(), self.system.lower())
@@ -160,6 +166,8 @@ class Policy:
     retention: Mapping[str, RetentionRule]
     mappings: tuple[MappingEntry, ...]
     identity: IdentityCheck
+    # the rule for a container no [[mapping]] names; None = a person decides (manual item)
+    default_rule: str | None = None
 
     def group(self, name: str) -> DataGroup:
         return self.groups[data_group(name) or name]
@@ -201,12 +209,13 @@ def load_policy(path: str | Path) -> Policy:
     return policy_from_dict(data, where)
 
 
-_TOP_KEYS = {"controller", "groups", "recipients", "retention", "mapping", "identity_check"}
+_TOP_KEYS = {"controller", "groups", "recipients", "retention", "mapping", "identity_check",
+             "default_rule"}
 _GROUP_KEYS = {"description", "purposes", "basis", "legitimate_interests", "sources"}
-_RECIPIENT_KEYS = {"description", "groups"}
+_RECIPIENT_KEYS = {"description", "groups", "notify"}
 _RULE_KEYS = {"basis", "action", "anchor", "years", "months", "while", "hold_on",
               "description"}
-_MAPPING_KEYS = {"system", "container", "group", "rule", "whole_document", "backup"}
+_MAPPING_KEYS = {"system", "container", "group", "rule", "whole_document", "backup", "dates"}
 _IDENTITY_KEYS = {"documents", "required"}
 _DOCUMENT_KEYS = {"max_age_months"}
 
@@ -221,10 +230,15 @@ def policy_from_dict(data: Mapping[str, Any], where: str) -> Policy:
     retention = {r.name: r for r in _rules(v, data.get("retention"))}
     mappings = _mappings(v, data.get("mapping", []), groups, retention)
     identity = _identity(v, data.get("identity_check", {}))
+    default_rule = data.get("default_rule")
+    if default_rule is not None and default_rule not in retention:
+        raise v.error(f"unknown retention rule; defined: {', '.join(sorted(retention))}",
+                      "default_rule")
     # read-only views: a loaded policy is shared by every request and must not drift
     return Policy(path=where, controller=controller, groups=MappingProxyType(groups),
                   recipients=MappingProxyType(recipients),
-                  retention=MappingProxyType(retention), mappings=mappings, identity=identity)
+                  retention=MappingProxyType(retention), mappings=mappings, identity=identity,
+                  default_rule=default_rule)
 
 
 class _Validator:
@@ -341,7 +355,8 @@ def _recipients(v: _Validator, raw: Any, groups: Mapping[str, DataGroup]) -> lis
             raise v.error("must name the data groups the recipient receives", f"{key}.groups")
         out.append(Recipient(
             name=name, description=v.text(body.get("description"), f"{key}.description"),
-            groups=tuple(v.group(g, groups, f"{key}.groups") for g in received)))
+            groups=tuple(v.group(g, groups, f"{key}.groups") for g in received),
+            notify=v.flag(body.get("notify", True), f"{key}.notify")))
     return out
 
 
@@ -416,8 +431,16 @@ def _mappings(v: _Validator, raw: Any, groups: Mapping[str, DataGroup],
             whole_document=v.flag(body.get("whole_document", False), f"{key}.whole_document"),
             backup=v.choice(body.get("backup", "beyond_use"), BACKUP_MODES,  # type: ignore[arg-type]
                             f"{key}.backup"),
-            index=index))
+            index=index, dates=_dates(v, body.get("dates", {}), f"{key}.dates")))
     return tuple(out)
+
+
+def _dates(v: _Validator, raw: Any, key: str) -> Mapping[str, str]:
+    raw = v.table(raw, key, 'anchor = "field", e.g. { contract_end = "end_date" }')
+    for anchor, column in raw.items():
+        v.choice(anchor, ANCHORS, f"{key}.{anchor}")
+        v.text(column, f"{key}.{anchor}")
+    return MappingProxyType({str(a): str(c).strip() for a, c in raw.items()})
 
 
 def _identity(v: _Validator, raw: Any) -> IdentityCheck:

@@ -344,15 +344,15 @@ def request_status_changed(request, old, new, actor, reason):
 
 
 @hookimpl
-def before_erasure(request, plan):
-    calls.append(("before", request, plan))
-    if plan == "stop":
+def before_erasure(request, system, items):
+    calls.append(("before", request, system))
+    if system == "stop":
         raise RuntimeError("legal hold on this request")
 
 
 @hookimpl
-def after_erasure(request, plan, outcomes):
-    calls.append(("after", request, plan, outcomes))
+def after_erasure(request, system, items, outcomes):
+    calls.append(("after", request, system, outcomes))
 """
 
 
@@ -361,8 +361,8 @@ def test_lifecycle_hooks_are_fired(dists: Dists) -> None:
     manager = load()
     manager.fire("request_status_changed", request="R1", old=None, new="open", actor="admin",
                  reason=None)
-    manager.fire("before_erasure", request="R1", plan="go")
-    manager.fire("after_erasure", request="R1", plan="go", outcomes=["ok"])
+    manager.fire("before_erasure", request="R1", system="go", items=[])
+    manager.fire("after_erasure", request="R1", system="go", items=[], outcomes=["ok"])
     assert sys.modules[module].calls == [
         ("status", "R1", None, "open", "admin", None),
         ("before", "R1", "go"),
@@ -378,13 +378,13 @@ def test_a_failing_hook_names_its_plugin(dists: Dists) -> None:
         from agent.hookspecs import hookimpl
 
         @hookimpl
-        def before_erasure(request, plan):
+        def before_erasure(request, system, items):
             pass
     """)
     dists.plugin("legal-hold", LIFECYCLE_PLUGIN)
     manager = load()
     with pytest.raises(PluginError) as info:
-        manager.fire("before_erasure", request="R1", plan="stop")
+        manager.fire("before_erasure", request="R1", system="stop", items=[])
     assert "plugin 'legal-hold' failed in before_erasure" in str(info.value)
     assert "legal hold on this request" in str(info.value)
     assert isinstance(info.value.__cause__, RuntimeError)
@@ -393,11 +393,12 @@ def test_a_failing_hook_names_its_plugin(dists: Dists) -> None:
 def test_firing_an_unknown_event(dists: Dists) -> None:
     manager = load(use_entry_points=False)
     with pytest.raises(ValueError, match="unknown lifecycle event 'before_erase'"):
-        manager.fire("before_erase", request="R1", plan="go")
+        manager.fire("before_erase", request="R1", system="go", items=[])
 
 
 def test_events_without_listeners_are_fine(dists: Dists) -> None:
-    load(use_entry_points=False).fire("after_erasure", request="R1", plan="go", outcomes=[])
+    load(use_entry_points=False).fire("after_erasure", request="R1", system="go", items=[],
+                                           outcomes=[])
 
 
 def test_in_process_plugins_and_command_hooks(dists: Dists) -> None:

@@ -46,6 +46,11 @@ class AppContext:
         self._engines.append(engine)
         return engine
 
+    def workflow(self, progress: Any = None) -> Any:
+        from agent.workflow import Workflow  # requests need the state store: load on use
+
+        return Workflow(self.config(), self.plugin_manager, self.engine(progress=progress))
+
     def close(self) -> None:
         for engine in self._engines:
             engine.close()

@@ -1,14 +1,17 @@
-"""``dsr demo``: build the embedded demo CRM and show a search with the chain behind it.
+"""``dsr demo``: build the embedded demo CRM, search it, then take an erasure request from
+plan to verified result.
 
 No server needed: the estate is a SQLite file shaped like the policy's business, with a
-cast of named people and their look-alikes. The demo checks its own result against what
-the estate's manifest says must (and must not) be attributed, and exits 4 if it does not.
+cast of named people and their look-alikes, and the example policy.toml decides what is
+erased and what the law keeps. The demo checks its own result against what the estate's
+manifest says must (and must not) be attributed and erased, and exits 4 if it does not.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ import click
 
 from agent import logging as dsr_logging
 from agent.cli.context import AppContext, emit_json, json_option, pass_app
+from agent.cli.demo_erasure import print_erasure, run_erasure
 from agent.cli.progress import search_progress
 from agent.cli.render import console, print_result
 from agent.config import load_config
@@ -25,9 +29,12 @@ from agent.engine import SearchEngine
 from agent.errors import EXIT_OK, EXIT_VERIFICATION_FAILED, DsrError
 from agent.models import SearchResult
 from agent.subjects import subject_from_pairs
+from agent.workflow import Workflow
 
 DEMO_CONFIG = '''\
 # Written by `dsr demo`. Try: dsr --config {config} search --name "Maya Okafor"
+#                          or: dsr --config {config} request list
+# policy.toml beside this file is the example policy: what is erased, what is kept and why.
 [agent]
 state = "sqlite:///state.sqlite"
 hmac_key = "keys/hmac.key"
@@ -36,7 +43,22 @@ hmac_key = "keys/hmac.key"
 name = "crm"
 url = "sqlite:///{db}"
 description = "demo CRM (SQLite): customers, contacts, prospects, contracts, billing, calls"
+
+# do-not-contact and restriction markers the agent sets
+[systems.tables.customers]
+suppress = "do_not_contact"
+restrict = "restricted"
+
+[systems.tables.contacts]
+suppress = "do_not_contact"
+restrict = "restricted"
+
+[systems.tables.prospects]
+suppress = "do_not_contact"
+restrict = "restricted"
 '''
+# The person whose records must survive the demo's erasure untouched.
+LOOKALIKES = {"sole_trader": "namesake", "namesake": "sole_trader"}
 
 
 @click.command()
@@ -44,12 +66,14 @@ description = "demo CRM (SQLite): customers, contacts, prospects, contracts, bil
               help="Where to build the demo (default: a new temporary folder).")
 @click.option("--person", default="sole_trader", show_default=True,
               help="Which cast member to search for (see the manifest).")
+@click.option("--search-only", is_flag=True, help="Stop after the search (no erasure).")
 @json_option
 @pass_app
 @click.pass_context
 def demo(ctx: click.Context, app: AppContext, directory: Path | None, person: str,
-         as_json: bool) -> int:
-    """Build a demo CRM and search it for one person, showing why each record is theirs."""
+         search_only: bool, as_json: bool) -> int:
+    """Build a demo CRM, search it for one person (showing why each record is theirs), then
+    erase them by an approved plan: verified, with what the law keeps retained and why."""
     root = ctx.find_root()
     if root.params.get("log_level") is None and "DSR_LOG_LEVEL" not in os.environ:
         dsr_logging.configure("warning")  # the demo's own output tells the story
@@ -64,33 +88,47 @@ def demo(ctx: click.Context, app: AppContext, directory: Path | None, person: st
     config_path = folder / "agent.toml"
     config_path.write_text(DEMO_CONFIG.format(db=db.as_posix(), config=config_path),
                            encoding="utf-8")
+    (folder / "policy.toml").write_bytes(
+        resources.files("agent.demo").joinpath("policy.toml").read_bytes())
     config = load_config(config_path)
 
     subject = subject_from_pairs(member.key, list(member.search))
+    erasure: dict[str, Any] | None = None
     with search_progress() as progress:
         engine = SearchEngine(config, app.plugin_manager, progress=progress)
         try:
             [result] = engine.search([subject], operator="demo", reason="dsr demo")
+            if not search_only:
+                lookalike = LOOKALIKES.get(member.key)
+                workflow = Workflow(config, app.plugin_manager, engine)
+                erasure = run_erasure(workflow, member,
+                                      manifest.member(lookalike) if lookalike else None)
         finally:
             engine.close()
     checks = check_expectations(member, result)
+    if erasure is not None:
+        checks += erasure["checks"]
     ok = all(c["ok"] for c in checks)
     if as_json:
         emit_json({"folder": str(folder), "config": str(config_path),
                    "estate": {"rows": manifest.rows, "counts": manifest.counts},
-                   "person": member.public(), "result": result.public(), "checks": checks,
-                   "ok": ok})
+                   "person": member.public(), "result": result.public(),
+                   "erasure": erasure, "checks": checks, "ok": ok})
     else:
         console.print(f"[bold]Demo CRM[/bold] {db} — {manifest.rows} rows in "
                       f"{len(manifest.counts)} tables")
         console.print(f"Searching for [bold]{member.name}[/bold], {member.role}, "
                       f"given only: {', '.join(kind for kind, _ in member.search)}\n")
         print_result(result)
+        if erasure is not None:
+            print_erasure(erasure)
+        console.print()
         for check in checks:
             mark = "[green]✔[/green]" if check["ok"] else "[red]✘[/red]"
             console.print(f"{mark} {check['what']}" + ("" if check["ok"]
                                                       else f" — {check['detail']}"))
-        console.print(f"\nExplore it: dsr --config {config_path} search --help")
+        console.print(f"\nExplore it: dsr --config {config_path} request show "
+                      f"{erasure['request']['id'] if erasure else 'ID'}")
     return EXIT_OK if ok else EXIT_VERIFICATION_FAILED
 
 

@@ -9,24 +9,18 @@ from pathlib import Path
 import click
 
 from agent.cli.context import AppContext, emit_json, json_option, pass_app
+from agent.cli.identifier_options import identifier_options, identifier_pairs
 from agent.cli.progress import search_progress
 from agent.cli.render import print_result
 from agent.errors import EXIT_OK, EXIT_PARTIAL, DsrError, IdentifierError
 from agent.models import Subject
-from agent.subjects import parse_id_option, subject_from_mapping, subject_from_pairs
+from agent.subjects import subject_from_mapping, subject_from_pairs
 
 BATCH_SIZE = 1000  # subjects searched together in one pass per system
 
 
 @click.command()
-@click.option("--email", multiple=True, metavar="E", help="E-mail address (repeatable).")
-@click.option("--phone", multiple=True, metavar="P", help="Phone number, any UK format.")
-@click.option("--name", metavar="N", help="The person's name (weak on its own).")
-@click.option("--postcode", metavar="PC", help="UK postcode (weak on its own).")
-@click.option("--dob", metavar="DATE", help="Date of birth (weak on its own).")
-@click.option("--id", "ids", multiple=True, metavar="TYPE=VALUE",
-              help="Other identifier: account, customer_id, contact_id, cookie_id, device_id, "
-                   "company_number, ni_number, bank_account (repeatable).")
+@identifier_options
 @click.option("--ref", default="subject", show_default=True,
               help="Reference for a single subject (e.g. the ticket number).")
 @click.option("--subjects", "subjects_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -52,11 +46,7 @@ def search(app: AppContext, email: tuple[str, ...], phone: tuple[str, ...], name
     if subjects_file:
         subjects = read_subjects_file(subjects_file)
     else:
-        pairs: list[tuple[str, object]] = [("email", e) for e in email]
-        pairs += [("phone", p) for p in phone]
-        pairs += [(k, v) for k, v in (("name", name), ("postcode", postcode), ("dob", dob))
-                  if v is not None]
-        pairs += [parse_id_option(text) for text in ids]
+        pairs = identifier_pairs(email, phone, name, postcode, dob, ids)
         subjects = [subject_from_pairs(ref, pairs)]
 
     config = app.config()

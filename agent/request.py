@@ -1,0 +1,110 @@
+"""A data subject request: its type, its clock, its identity check and its lifecycle.
+
+The status moves only along ``TRANSITIONS``; every move is stored with who made it, when
+and why (``RequestStore.transition``) and fires the ``request_status_changed`` hook.
+Identity is tracked beside the status, not as a step of it: search and plan may run before
+the person's ID is checked, but ``run`` (and any export) waits for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from agent.errors import DsrError
+from agent.policy import REQUEST_TYPES
+
+# What each type asks for (UK GDPR article), shown by `dsr request create --help` and docs.
+TYPE_DESCRIPTIONS: dict[str, str] = {
+    "access": "a copy of their data (Art 15)",
+    "portability": "their data in a machine-readable form (Art 20)",
+    "erasure": "erase their data where no law requires keeping it (Art 17)",
+    "rectify": "correct inaccurate data (Art 16)",
+    "object": "stop direct marketing: do not contact (Art 21)",
+    "restrict": "keep their data but stop using it (Art 18)",
+}
+assert set(TYPE_DESCRIPTIONS) == set(REQUEST_TYPES)
+
+OPEN_STATUSES = ("received", "planned", "approved", "executing", "awaiting_signoff",
+                 "partially_completed")
+FINAL_STATUSES = ("completed", "refused", "cancelled")
+STATUSES = OPEN_STATUSES + FINAL_STATUSES
+
+# status -> statuses it may move to. `plan` may run again from any open status before
+# execution starts (a fresh plan replaces the old one and needs approving again).
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "received": ("planned", "refused", "cancelled"),
+    "planned": ("planned", "approved", "refused", "cancelled"),
+    "approved": ("planned", "executing", "refused", "cancelled"),
+    "executing": ("completed", "partially_completed", "awaiting_signoff", "planned"),
+    "awaiting_signoff": ("completed", "partially_completed", "executing", "refused"),
+    # a partial result is retried (run again) or closed with a (partial) refusal
+    "partially_completed": ("executing", "planned", "completed", "refused"),
+    # a completed erasure is re-applied after a backup restore
+    "completed": ("executing",),
+    "refused": (),
+    "cancelled": (),
+}
+assert set(TRANSITIONS) == set(STATUSES)
+
+ICO_COMPLAINT = ("You have the right to complain to the Information Commissioner's Office "
+                 "(ico.org.uk/make-a-complaint, 0303 123 1113) and to seek a judicial "
+                 "remedy.")
+
+
+class RequestError(DsrError):
+    """A request operation is not allowed now (wrong status, not verified, stale plan)."""
+
+
+@dataclass
+class Request:
+    id: str
+    type: str
+    status: str
+    received_at: datetime
+    deadline: date
+    created_by: str
+    identity_required: int
+    identity_verified: bool = False
+    identity_waived: str | None = None  # reason a lesser check was accepted
+    plan_id: str | None = None
+    changes_fields: list[str] = field(default_factory=list)  # rectify: field names only
+    result: dict[str, Any] = field(default_factory=dict)
+    refusal: dict[str, Any] | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def overdue(self, today: date) -> bool:
+        return self.open and today > self.deadline
+
+    def public(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "type": self.type, "status": self.status,
+            "received_at": self.received_at.isoformat(), "deadline": self.deadline.isoformat(),
+            "created_by": self.created_by,
+            "identity": {"required": self.identity_required,
+                         "verified": self.identity_verified},
+            "plan_id": self.plan_id,
+        }
+        if self.identity_waived:
+            out["identity"]["lesser_check_reason"] = self.identity_waived
+        if self.changes_fields:
+            out["changes"] = self.changes_fields
+        if self.result:
+            out["result"] = self.result
+        if self.refusal:
+            out["refusal"] = self.refusal
+        if self.updated_at:
+            out["updated_at"] = self.updated_at.isoformat()
+        return out
+
+
+def check_transition(request: Request, new: str) -> None:
+    if new not in TRANSITIONS[request.status]:
+        allowed = ", ".join(TRANSITIONS[request.status]) or "none: the request is closed"
+        raise RequestError(f"request {request.id} is {request.status}; it cannot become "
+                           f"{new} (allowed next: {allowed})")

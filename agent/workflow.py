@@ -1,0 +1,484 @@
+"""The request workflow: create, verify, plan, approve, run, sign off, refuse, cancel, hold.
+
+One service the CLI, the demo and (later) the HTTP API drive. Every step checks the
+request's status against ``agent.request.TRANSITIONS``, records who did it and why, and
+fires ``request_status_changed``. Identifier values live only in the engine's memory and,
+sealed, in the store while the request is open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agent.config import Config
+from agent.deadlines import request_deadline
+from agent.engine import SearchEngine, default_operator
+from agent.errors import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_VERIFICATION_FAILED,
+    IdentifierError,
+)
+from agent.executor import Executor, SystemRun
+from agent.identifiers import TYPES, normalise, resolve_type
+from agent.models import Finding, SearchResult, Subject
+from agent.planner import PlanContext, apply_holds, make_plan
+from agent.plans import PASSIVE_ACTIONS, SIGNOFF_ACTIONS, PlanItem
+from agent.plugins import PluginManager
+from agent.policy import REQUEST_TYPES, IdentityCheck
+from agent.request import ICO_COMPLAINT, Request, RequestError
+from agent.request_store import RequestStore, new_id, now
+from agent.subjects import add_identifier, subject_from_pairs
+from agent.suppression import StoreSuppressionList
+
+# rectify fields that are not identifier types: parts of a name, or TABLE.COLUMN
+NAME_FIELDS = ("first_name", "last_name", "full_name")
+
+
+class StalePlan(RequestError):
+    """The data changed since the plan was approved; a new plan was made."""
+
+
+@dataclass
+class RunResult:
+    request: Request
+    exit_code: int
+    summary: dict[str, Any]
+    export: Path | None = None
+
+
+@dataclass
+class PlanView:
+    request: Request
+    plan: dict[str, Any]
+    items: list[PlanItem] = field(default_factory=list)
+
+    def public(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for item in self.items:
+            if item.included:
+                counts[item.action] = counts.get(item.action, 0) + 1
+        return {
+            "request": self.request.id, "plan_id": self.plan["id"],
+            "state": self.plan["state"], "created_at": self.plan["created_at"].isoformat(),
+            "expires_at": self.plan["expires_at"].isoformat(),
+            "approved_by": self.plan.get("approved_by"),
+            "actions": counts, "left_out": sum(1 for i in self.items if not i.included),
+            "systems": self.plan["systems"],
+            "items": [i.public() for i in self.items],
+        }
+
+
+class Workflow:
+    def __init__(self, config: Config, pm: PluginManager, engine: SearchEngine | None = None
+                 ) -> None:
+        self.config = config
+        self.pm = pm
+        self.engine = engine or SearchEngine(config, pm)
+        self.requests = RequestStore(self.engine.store)
+        self.suppression = StoreSuppressionList(self.engine.store)
+        self.executor = Executor(self.requests, pm, self._connector)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    @property
+    def identity(self) -> IdentityCheck:
+        return self.config.policy.identity if self.config.policy else IdentityCheck()
+
+    # ------------------------------------------------------------------ create
+    def create(self, type_: str, pairs: Sequence[tuple[str, object]], *,
+               received: datetime | None = None, changes: Mapping[str, str] | None = None,
+               actor: str | None = None) -> Request:
+        if type_ not in REQUEST_TYPES:
+            raise RequestError(f"unknown request type {type_!r}; one of "
+                               f"{', '.join(REQUEST_TYPES)}")
+        subject = subject_from_pairs("request", pairs)
+        clean = _changes(changes or {}) if type_ == "rectify" else {}
+        if type_ == "rectify" and not clean:
+            raise RequestError("a rectify request needs the corrections: --set FIELD=VALUE")
+        if type_ != "rectify" and changes:
+            raise RequestError("--set is only for rectify requests")
+        received = received or now()
+        if received.tzinfo is None:
+            received = received.replace(tzinfo=UTC)
+        if received > now() + timedelta(minutes=5):
+            raise RequestError("--received is in the future")
+        request = Request(
+            id=new_id("R"), type=type_, status="received", received_at=received,
+            deadline=request_deadline(received.date()), created_by=actor or default_operator(),
+            identity_required=self.identity.required_for(type_),
+            identity_verified=self.identity.required_for(type_) == 0,
+            changes_fields=sorted(clean))
+        identifiers = [{"type": i.type, "value": i.value, "scope": i.scope}
+                       for i in subject.identifiers]
+        created = self.requests.create(request, identifiers, clean, request.created_by)
+        self.pm.fire("request_status_changed", request=created, old=None, new="received",
+                     actor=created.created_by, reason="created")
+        return created
+
+    def get(self, request_id: str) -> Request:
+        return self.requests.get(request_id)
+
+    # ------------------------------------------------------------------ identity
+    def verify(self, request_id: str, documents: Sequence[str], *, by: str,
+               seen_at: datetime | None = None, lesser_reason: str | None = None) -> Request:
+        request = self.get(request_id)
+        if not request.open:
+            raise RequestError(f"request {request_id} is {request.status}")
+        accepted = self.identity.documents
+        for doc in documents:
+            if doc not in accepted:
+                raise RequestError(f"unknown identity document {doc!r}; the policy accepts "
+                                   f"{', '.join(accepted)}")
+        if len(set(documents)) != len(documents):
+            raise RequestError("each document counts once")
+        if documents:
+            self.requests.add_documents(request_id, documents, by, seen_at or now())
+        seen = {d["document"] for d in self.requests.documents(request_id)}
+        verified = len(seen) >= request.identity_required
+        if not verified and lesser_reason:
+            self.requests.update(request_id, identity_waived=lesser_reason)
+            self.requests.record(request_id, by, "identity_lesser_check", lesser_reason,
+                                 {"documents": sorted(seen),
+                                  "required": request.identity_required})
+            verified = True
+        if verified and not request.identity_verified:
+            self.requests.update(request_id, identity_verified=True)
+            self.requests.record(request_id, by, "identity_verified", None,
+                                 {"documents": sorted(seen)})
+        return self.get(request_id)
+
+    # ------------------------------------------------------------------ plan
+    def plan(self, request_id: str, *, actor: str | None = None, reason: str = "plan"
+             ) -> PlanView:
+        actor = actor or default_operator()
+        request = self.get(request_id)
+        if request.status not in ("received", "planned", "approved", "partially_completed"):
+            raise RequestError(f"request {request_id} is {request.status}: it cannot be "
+                               "planned now")
+        result = self._search(request, actor)
+        items = self._make_items(request, result.findings)
+        return self._store_plan(request, items, result, actor, reason)
+
+    def _store_plan(self, request: Request, items: list[PlanItem], result: SearchResult,
+                    actor: str, reason: str) -> PlanView:
+        expires = now() + timedelta(days=self.config.plan_expiry_days)
+        systems = [s.public() for s in result.systems]
+        plan_id = self.requests.save_plan(request.id, items, actor=actor, expires_at=expires,
+                                          search_id=result.search_id, systems=systems)
+        self.requests.add_found_digests(request.id, [
+            (i.type, i.value) for i in result.subject.identifiers if i.origin != "request"
+            and result.subject.status.get(i.id, "strong") == "strong"])
+        request = self.get(request.id)
+        request = self._move(request, "planned", actor, reason,
+                             {"plan": plan_id, "items": len(items)})
+        return self.view(request.id)
+
+    def view(self, request_id: str) -> PlanView:
+        request = self.get(request_id)
+        if not request.plan_id:
+            raise RequestError(f"request {request_id} has no plan yet: "
+                               f"dsr request plan {request_id}")
+        plan = self.requests.plan(request.plan_id)
+        return PlanView(request, plan, plan["items"])
+
+    def _make_items(self, request: Request, findings: Sequence[Finding]) -> list[PlanItem]:
+        context = PlanContext(
+            request_id=request.id, request_type=request.type, policy=self.config.policy,
+            connector=self._connector,
+            manual_systems=[s.name for s in self.engine.systems()],
+            holds=self.requests.holds(request.id), today=date.today(),
+            fields=request.changes_fields)
+        return make_plan(context, findings)
+
+    # ------------------------------------------------------------------ approve
+    def approve(self, request_id: str, *, by: str, include: Sequence[str] = (),
+                include_weak: bool = False) -> PlanView:
+        view = self.view(request_id)
+        request = view.request
+        if request.status != "planned":
+            raise RequestError(f"request {request_id} is {request.status}; only a planned "
+                               "request is approved")
+        if view.plan["expires_at"] < now():
+            raise RequestError(f"plan {view.plan['id']} expired on "
+                               f"{view.plan['expires_at']:%Y-%m-%d}: make a new one "
+                               f"(dsr request plan {request_id})")
+        by_id = {i.id: i for i in view.items}
+        unknown = [i for i in include if i not in by_id]
+        if unknown:
+            raise RequestError(f"not in plan {view.plan['id']}: {', '.join(unknown)}")
+        included = []
+        for item in view.items:
+            if not item.included and (item.id in include or include_weak):
+                item.included = True
+                item.notes["included_by"] = by
+                included.append(item.id)
+        self.requests.approve_plan(view.plan["id"], view.items, by)
+        if included:
+            self.requests.record(request_id, by, "included", None, {"items": included})
+        self._move(request, "approved", by, None, {"plan": view.plan["id"],
+                                                   "included": len(included)})
+        return self.view(request_id)
+
+    # ------------------------------------------------------------------ run
+    def run(self, request_id: str, *, actor: str | None = None, out: Path | None = None
+            ) -> RunResult:
+        actor = actor or default_operator()
+        request = self.get(request_id)
+        resuming = request.status == "executing"  # a run that crashed part-way
+        if request.status not in ("approved", "partially_completed", "executing"):
+            raise RequestError(f"request {request_id} is {request.status}; run needs an "
+                               "approved plan (dsr request approve)")
+        if not request.identity_verified:
+            raise RequestError(
+                f"request {request_id}: identity not verified ({request.identity_required} "
+                f"documents needed; dsr request verify {request_id} --doc TYPE --by NAME)")
+        view = self.view(request_id)
+        if view.plan["state"] != "approved":
+            raise RequestError(f"plan {view.plan['id']} is not approved")
+        if view.plan["expires_at"] < now() and not resuming:
+            raise RequestError(f"plan {view.plan['id']} expired on "
+                               f"{view.plan['expires_at']:%Y-%m-%d}: make a new one")
+        secrets = self.requests.secrets_of(request_id)
+        # search again first: anything that appeared since the plan needs a new plan
+        result = self._search(request, actor, secrets)
+        planned = {i.id for i in view.items}
+        new = [f for f in result.findings if f.id not in planned]
+        if new:
+            fresh = self._make_items(request, result.findings)
+            if resuming:
+                self.requests.record(request_id, actor, "stale_on_resume", None,
+                                     {"new_findings": len(new)})
+            self._store_plan(request, fresh, result, actor, "stale: new findings since the plan")
+            raise StalePlan(f"the data changed since plan {view.plan['id']} was approved: "
+                            f"{len(new)} new finding(s). A new plan was made; review and "
+                            f"approve it (dsr request show {request_id})")
+        if not resuming:
+            request = self._move(request, "executing", actor, None, {"plan": view.plan["id"]})
+        if request.type in ("access", "portability"):
+            return self._export(request, view, actor, out)
+        runs = self.executor.execute(request, view.plan["id"], view.items,
+                                     secrets.get("changes", {}))
+        added = self._suppress_list(request, result, runs)
+        verification = self._verify(request, view.items, runs, actor, secrets)
+        return self._finish(request, view, runs, verification, actor,
+                            {"suppression_entries_added": added})
+
+    def _export(self, request: Request, view: PlanView, actor: str, out: Path | None
+                ) -> RunResult:
+        path = out or self.config.exports_dir / f"{request.id}.json"
+        _, runs = self.executor.export(request, view.items, path)
+        verification = {"method": "read", "residual": {}, "failed_systems": []}
+        result = self._finish(request, view, runs, verification, actor,
+                              {"export": str(path)})
+        result.export = path
+        return result
+
+    def _suppress_list(self, request: Request, result: SearchResult,
+                       runs: Sequence[SystemRun]) -> int:
+        """Erasure and objection add the person's contact identifiers (digests only)."""
+        if request.type not in ("erasure", "object"):
+            return 0
+        strong = [i for i in result.subject.identifiers
+                  if result.subject.status.get(i.id, "strong") == "strong"]
+        return self.suppression.add(strong, request_id=request.id, reason=request.type)
+
+    def _verify(self, request: Request, items: Sequence[PlanItem], runs: Sequence[SystemRun],
+                actor: str, secrets: Mapping[str, Any]) -> dict[str, Any]:
+        """Search again: nothing the plan removed may still be found."""
+        if request.type != "erasure":
+            return {"method": "connector read-back", "residual": {}, "failed_systems": []}
+        result = self._search(request, actor, secrets, reason="verify")
+        kept = {i.id for i in items if not i.included or i.action in PASSIVE_ACTIONS
+                or i.action in SIGNOFF_ACTIONS}
+        residual: dict[str, int] = {}
+        for finding in result.findings:
+            if finding.id not in kept:
+                residual[finding.system] = residual.get(finding.system, 0) + 1
+        failed = [s.name for s in result.systems if s.status != "ok"]
+        return {"method": "search", "search_id": result.search_id, "residual": residual,
+                "failed_systems": failed}
+
+    def _finish(self, request: Request, view: PlanView, runs: Sequence[SystemRun],
+                verification: dict[str, Any], actor: str, extra: dict[str, Any]
+                ) -> RunResult:
+        failed = [r.name for r in runs if r.status != "ok"]
+        unverified = bool(verification["residual"] or verification["failed_systems"])
+        pending = self._pending_signoffs(view)
+        summary = {"run_at": now().isoformat(), "plan": view.plan["id"],
+                   "systems": [r.public() for r in runs], "verification": verification,
+                   "signoffs_pending": pending, **extra}
+        if failed:
+            status, code = "partially_completed", EXIT_PARTIAL
+        elif unverified:
+            status, code = "partially_completed", EXIT_VERIFICATION_FAILED
+        elif pending:
+            status, code = "awaiting_signoff", EXIT_OK
+        else:
+            status, code = "completed", EXIT_OK
+        request = self._move(request, status, actor, None,
+                             {"failed_systems": failed, "residual": verification["residual"],
+                              "signoffs_pending": len(pending)}, result=summary)
+        if status == "completed":
+            self.requests.forget_identifiers(request.id)
+        return RunResult(request, code, summary)
+
+    def _pending_signoffs(self, view: PlanView) -> list[str]:
+        journal = self.requests.journal(view.plan["id"])
+        return [i.id for i in view.items if i.included and i.action in SIGNOFF_ACTIONS
+                and journal.get(i.id, {}).get("state") != "signed"]
+
+    # ------------------------------------------------------------------ sign-off
+    def signoff(self, request_id: str, item_id: str, *, by: str, note: str | None) -> Request:
+        view = self.view(request_id)
+        item = next((i for i in view.items if i.id == item_id), None)
+        if item is None:
+            raise RequestError(f"no item {item_id!r} in plan {view.plan['id']}")
+        if item.action not in SIGNOFF_ACTIONS:
+            raise RequestError(f"item {item_id} is {item.action}: only manual, notify and "
+                               "quarantine items are signed off")
+        if view.request.status not in ("approved", "executing", "awaiting_signoff",
+                                       "partially_completed"):
+            raise RequestError(f"request {request_id} is {view.request.status}: sign-off "
+                               "comes after approval")
+        self.requests.journal_signoff(request_id, view.plan["id"], item, by, note)
+        request = self.get(request_id)
+        if request.status == "awaiting_signoff" and not self._pending_signoffs(view):
+            request = self._move(request, "completed", by, "every manual item signed off")
+            self.requests.forget_identifiers(request_id)
+        return request
+
+    # ------------------------------------------------------------------ holds
+    def hold(self, request_id: str, items: Sequence[str], *, by: str, reason: str,
+             condition: str | None = None, release: bool = False) -> Request:
+        request = self.get(request_id)
+        if not request.open:
+            raise RequestError(f"request {request_id} is {request.status}")
+        targets = list(items) or ["*"]
+        if release:
+            for target in targets:
+                self.requests.release_holds(request_id, target, by, reason)
+            return request
+        for target in targets:
+            self.requests.add_hold(request_id, target, reason, by, condition)
+        if request.plan_id:
+            # a hold only keeps more: the current plan is updated in place, no re-approval
+            view = self.view(request_id)
+            context = PlanContext(request_id, request.type, self.config.policy,
+                                  self._connector, holds=self.requests.holds(request_id))
+            if apply_holds(context, view.items):
+                self.requests.replace_items(view.plan["id"], view.items)
+        return self.get(request_id)
+
+    # ------------------------------------------------------------------ refuse / cancel
+    def refuse(self, request_id: str, *, by: str, reason: str, partial: bool = False
+               ) -> Request:
+        request = self.get(request_id)
+        refusal = {"reason": reason, "partial": partial, "by": by, "at": now().isoformat(),
+                   "right_to_complain": ICO_COMPLAINT}
+        if partial:
+            if not request.open:
+                raise RequestError(f"request {request_id} is {request.status}")
+            self.requests.update(request_id, refusal=refusal)
+            self.requests.record(request_id, by, "refused_in_part", reason)
+            return self.get(request_id)
+        request = self._move(request, "refused", by, reason, refusal=refusal)
+        self.requests.forget_identifiers(request_id)
+        return request
+
+    def cancel(self, request_id: str, *, by: str, reason: str) -> Request:
+        request = self._move(self.get(request_id), "cancelled", by, reason)
+        self.requests.forget_identifiers(request_id)
+        return request
+
+    # ------------------------------------------------------------------ reapply
+    def reapply(self, request_id: str, pairs: Sequence[tuple[str, object]], *,
+                actor: str) -> RunResult:
+        """Erase again after a backup restore brought the person's records back."""
+        request = self.get(request_id)
+        if request.type != "erasure" or request.status != "completed":
+            raise RequestError("reapply is for a completed erasure request")
+        subject = subject_from_pairs("reapply", pairs)
+        stored = self.requests.digests_of(request_id)
+        for ident in subject.identifiers:
+            if (ident.type, self.engine.key.digest(ident.type, ident.value)) not in stored:
+                raise RequestError(f"{ident.id} does not match the identifiers this request "
+                                   "was made with")
+        old = self.view(request_id)
+        done = {i.id: i.action for i in old.items if i.included and i.runnable}
+        secrets = {"identifiers": [{"type": i.type, "value": i.value, "scope": i.scope}
+                                   for i in subject.identifiers], "changes": {}}
+        result = self._search(request, actor, secrets, reason="reapply")
+        items = self._make_items(request, result.findings)
+        for item in items:
+            # only what the approved erasure did, done the same way; anything else waits
+            if item.kind not in ("task", "notice"):
+                item.included = done.get(item.id) == item.action
+        plan_id = self.requests.save_plan(
+            request_id, items, actor=actor, expires_at=now() + timedelta(hours=1),
+            search_id=result.search_id, systems=[s.public() for s in result.systems])
+        self.requests.approve_plan(plan_id, items, f"{actor} (reapply)")
+        request = self._move(self.get(request_id), "executing", actor,
+                             "reapply after a restore", {"plan": plan_id})
+        view = self.view(request_id)
+        runs = self.executor.execute(request, plan_id, view.items, {})
+        verification = self._verify(request, view.items, runs, actor, secrets)
+        # the notices and manual tasks were handled the first time
+        for item in view.items:
+            if item.action in SIGNOFF_ACTIONS:
+                item.included = False
+        return self._finish(request, view, runs, verification, actor, {"reapplied": True})
+
+    # ------------------------------------------------------------------ helpers
+    def _search(self, request: Request, actor: str,
+                secrets: Mapping[str, Any] | None = None, reason: str = "plan"
+                ) -> SearchResult:
+        secrets = secrets or self.requests.secrets_of(request.id)
+        subject = Subject(ref=request.id)
+        for ident in secrets["identifiers"]:
+            add_identifier(subject, ident["type"], ident["value"], scope=ident.get("scope"))
+        [result] = self.engine.search([subject], operator=actor,
+                                      reason=f"request {request.id}: {reason}")
+        return result
+
+    def _connector(self, system: str) -> Any:
+        try:
+            return self.engine.connector(self.config.system(system))
+        except Exception:
+            return None
+
+    def _move(self, request: Request, new: str, actor: str, reason: str | None,
+              detail: dict[str, Any] | None = None, **values: Any) -> Request:
+        old = request.status
+        request = self.requests.transition(request, new, actor, reason, detail, **values)
+        self.pm.fire("request_status_changed", request=request, old=old, new=new,
+                     actor=actor, reason=reason)
+        return request
+
+
+def _changes(raw: Mapping[str, str]) -> dict[str, str]:
+    """Validate ``--set FIELD=VALUE``: identifier types are normalised, names kept."""
+    out: dict[str, str] = {}
+    for field_name, value in raw.items():
+        name = field_name.strip()
+        if not value or not str(value).strip():
+            raise RequestError(f"--set {name}: the new value is empty")
+        if name in NAME_FIELDS or "." in name:
+            out[name] = str(value).strip()
+            continue
+        try:
+            itype = resolve_type(name)
+        except IdentifierError as exc:
+            raise RequestError(f"--set {name}: not a field dsr knows; use an identifier type "
+                               f"({', '.join(sorted(TYPES))}), {', '.join(NAME_FIELDS)} or "
+                               "TABLE.COLUMN") from exc
+        value = str(value).strip()
+        normalise(itype.name, value)  # raises IdentifierError naming the type
+        out[itype.name] = value
+    return out
+
