@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import random
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -104,3 +105,79 @@ def write_result(prefix: str, url: str, payload: dict[str, Any]) -> Path:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- subjects
+
+# Who an erasure benchmark erases: a contact of a limited company or partnership, a sole
+# trader (their contact row and the customer row's billing e-mail are theirs), or a prospect
+# (a bought-in lead who is nobody's contact).
+SUBJECT_KINDS = ("contact", "sole_trader", "prospect")
+
+
+def cast_counts() -> dict[str, int]:
+    """Rows per table of the demo cast, which the estate holds first: benchmark subjects are
+    drawn from the ids after them (ordinary generated people)."""
+    from agent.demo.estate import EstateGenerator
+
+    return EstateGenerator(0).counts
+
+
+def sample_subjects(url: str, counts: dict[str, int], seed: int,
+                    exclude: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """``counts[kind]`` people of each kind in SUBJECT_KINDS, still in the estate, drawn at
+    random with ``seed``. Each is a dict: ``ref`` (e.g. ``contact-123``), ``kind``, ``table``,
+    ``id``, ``email``, ``phone`` (or None), ``name``. ``exclude`` holds refs already used."""
+    from sqlalchemy import exists as sql_exists
+    from sqlalchemy import func, not_, select
+
+    from agent.demo.schema import build_metadata
+
+    tables = build_metadata().tables
+    contacts, customers, prospects = (tables["contacts"], tables["customers"],
+                                      tables["prospects"])
+    cast = cast_counts()
+    rng = random.Random(seed)
+    person = select(contacts.c.id).join(customers, customers.c.id == contacts.c.customer_id) \
+        .where(contacts.c.id > cast["contacts"], contacts.c.email.is_not(None))
+    queries = {
+        "contact": person.where(customers.c.business_type != "sole_trader"),
+        "sole_trader": person.where(customers.c.business_type == "sole_trader"),
+        # a lead that is also someone's contact is that contact: leave it to the contacts
+        "prospect": select(prospects.c.id).where(
+            prospects.c.id > cast["prospects"], prospects.c.email.is_not(None),
+            not_(sql_exists().where(func.lower(contacts.c.email)
+                                    == func.lower(prospects.c.email)))),
+    }
+    engine = create_engine(url)
+    out: list[dict[str, Any]] = []
+    try:
+        with engine.connect() as conn:
+            for kind in SUBJECT_KINDS:
+                wanted = counts.get(kind, 0)
+                if not wanted:
+                    continue
+                eligible = sorted(i for i in conn.execute(queries[kind]).scalars()
+                                  if f"{kind}-{i}" not in exclude)
+                if len(eligible) < wanted:
+                    raise SystemExit(f"the estate has {len(eligible)} eligible {kind} "
+                                     f"subjects, fewer than {wanted}")
+                picks = sorted(rng.sample(eligible, wanted))
+                if kind == "prospect":
+                    rows = conn.execute(select(
+                        prospects.c.id, prospects.c.email, prospects.c.phone.label("phone"),
+                        prospects.c.full_name.label("name")).where(
+                            prospects.c.id.in_(picks))).all()
+                else:
+                    rows = conn.execute(select(
+                        contacts.c.id, contacts.c.email, contacts.c.mobile.label("phone"),
+                        (contacts.c.first_name + " " + contacts.c.last_name).label("name"))
+                        .where(contacts.c.id.in_(picks))).all()
+                table = "prospects" if kind == "prospect" else "contacts"
+                out += [{"ref": f"{kind}-{r.id}", "kind": kind, "table": table, "id": r.id,
+                         "email": r.email, "phone": r.phone, "name": r.name}
+                        for r in sorted(rows, key=lambda r: r.id)]
+    finally:
+        engine.dispose()
+    rng.shuffle(out)  # the kinds interleaved, as requests arrive
+    return out

@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from agent.config import Config, load_config
+from agent.demo.config import write_config
 from agent.demo.estate import build_estate
 from agent.demo.manifest import Manifest
 from agent.plugins import get_plugin_manager
 from agent.workflow import Workflow
 
 REPO = Path(__file__).resolve().parent.parent
-POLICY = REPO / "config" / "policy.toml"
 
-CONFIG = '''
-[agent]
-state = "sqlite:///state.sqlite"
-hmac_key = "keys/hmac.key"
-{agent_extra}
-
-[[systems]]
-name = "crm"
-url = "{url}"
-
-[systems.tables.customers]
-suppress = "do_not_contact"
-restrict = "restricted"
-
-[systems.tables.contacts]
-suppress = "do_not_contact"
-restrict = "restricted"
-
-[systems.tables.prospects]
-suppress = "do_not_contact"
-restrict = "restricted"
-
+MANUAL_SYSTEM = '''
 [[systems]]
 name = "cctv"
 connector = "manual"
@@ -66,12 +44,8 @@ def make_estate(folder: Path, url: str | None = None, *, agent_extra: str = "",
     folder.mkdir(parents=True, exist_ok=True)
     url = url or f"sqlite:///{(folder / 'crm.sqlite').as_posix()}"
     manifest = build_estate(url)
-    text = CONFIG.format(url=url, agent_extra=agent_extra)
-    if not manual:
-        text = text[:text.index("[[systems]]\nname = \"cctv\"")]
-    path = folder / "agent.toml"
-    path.write_text(text, encoding="utf-8")
-    shutil.copy(POLICY, folder / "policy.toml")
+    path = write_config(folder, url, agent_extra=agent_extra,
+                        extra=MANUAL_SYSTEM if manual else "")
     return Estate(folder, url, manifest, path)
 
 

@@ -290,3 +290,83 @@ def test_reapply_after_a_restore_checks_identifiers_and_erases_again(sqlite_esta
     assert result.exit_code == 0, result.summary
     assert result.request.status == "completed"
     assert count(sqlite_estate, "select count(*) from prospects where id = 2") == 0
+
+
+# --------------------------------------------------------------------------- other types
+
+def test_objection_marks_contact_records_do_not_contact(sqlite_estate):
+    workflow = sqlite_estate.workflow()
+    request = workflow.create("object", HANNAH, actor="alice")
+    assert request.identity_verified  # an objection needs no ID
+    view = workflow.plan(request.id, actor="alice")
+    items = {i.id: i for i in view.items}
+    assert items["crm:prospects:2"].action == "suppress"
+    assert items["crm:contacts:9"].action == "suppress"
+    assert items["crm:tickets:7"].action == "retain"  # not used for marketing
+    workflow.approve(request.id, by="dpo")
+    result = workflow.run(request.id, actor="alice")
+    assert result.exit_code == 0 and result.request.status == "completed"
+    assert count(sqlite_estate, "select count(*) from prospects where id = 2 "
+                                "and do_not_contact") == 1
+    assert count(sqlite_estate, "select count(*) from contacts where id = 9 "
+                                "and do_not_contact") == 1
+    assert count(sqlite_estate, "select count(*) from contacts where do_not_contact") == 1
+    assert workflow.suppression.contains("email", "hannah.quigley@example.com")
+
+
+def test_restriction_marks_records_restricted_and_tells_recipients(sqlite_estate):
+    workflow, request = approved(sqlite_estate, kind="restrict", pairs=HANNAH)
+    items = {i.id: i for i in workflow.view(request.id).items}
+    assert items["crm:contacts:9"].action == "restrict"
+    assert items["crm:tickets:7"].action == "manual"  # no restricted marker there
+    assert any(i.action == "notify" for i in items.values())
+    result = workflow.run(request.id, actor="alice")
+    assert result.exit_code == 0 and result.request.status == "awaiting_signoff"
+    assert count(sqlite_estate, "select count(*) from contacts where id = 9 "
+                                "and restricted") == 1
+
+
+def test_rectification_updates_and_reads_back_the_fields(sqlite_estate):
+    workflow, request = approved(sqlite_estate, kind="rectify", pairs=HANNAH,
+                                 changes={"email": "hannah.q@example.co.uk"})
+    assert workflow.get(request.id).changes_fields == ["email"]
+    state = (sqlite_estate.folder / "state.sqlite").read_bytes().lower()
+    assert b"hannah.q@" not in state  # the new value is sealed too
+    result = workflow.run(request.id, actor="alice")
+    assert result.exit_code == 0, result.summary
+    assert count(sqlite_estate, "select count(*) from contacts where id = 9 and "
+                                "email = 'hannah.q@example.co.uk'") == 1
+    assert count(sqlite_estate, "select count(*) from prospects where id = 2 and "
+                                "email = 'hannah.q@example.co.uk'") == 1
+
+
+def test_manual_items_block_completion_until_signed_off(tmp_path):
+    estate = make_estate(tmp_path / "estate")  # with the manual cctv system
+    workflow, request = approved(estate, pairs=HANNAH)
+    result = workflow.run(request.id, actor="alice")
+    assert result.request.status == "awaiting_signoff"
+    assert "cctv:manual:search" in result.summary["signoffs_pending"]
+    plan_systems = {s["name"] for s in workflow.view(request.id).plan["systems"]}
+    assert plan_systems == {"crm"}  # the manual system was never "searched"
+    with pytest.raises(RequestError, match="only manual, notify and quarantine"):
+        workflow.signoff(request.id, "crm:prospects:2", by="dpo", note=None)
+    for item in result.summary["signoffs_pending"]:
+        assert workflow.get(request.id).status == "awaiting_signoff"
+        workflow.signoff(request.id, item, by="dpo", note="checked, nothing held")
+    assert workflow.get(request.id).status == "completed"
+
+
+# --------------------------------------------------------------------------- the demo
+
+def test_demo_searches_then_erases_by_an_approved_plan(tmp_path, capsys):
+    code = main(["demo", "--dir", str(tmp_path / "demo"), "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["ok"], [c for c in data["checks"] if not c["ok"]]
+    erasure = data["erasure"]
+    assert erasure["request"]["status"] == "completed"
+    assert erasure["run"]["verification"]["residual"] == {}
+    kept = [i for i in erasure["plan"]["items"] if i["action"] == "retain"]
+    assert {i["container"] for i in kept} >= {"invoices", "payments", "contracts"}
+    assert all(i["until"] and i["basis"] for i in kept)
+    code = main(["demo", "--dir", str(tmp_path / "again"), "--search-only", "--json"])
+    assert code == 0 and json.loads(capsys.readouterr().out)["erasure"] is None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from agent.cli.demo_erasure import print_erasure, run_erasure
 from agent.cli.progress import search_progress
 from agent.cli.render import console, print_result
 from agent.config import load_config
+from agent.demo.config import write_config
 from agent.demo.estate import build_estate
 from agent.demo.manifest import CastMember
 from agent.engine import SearchEngine
@@ -31,32 +31,6 @@ from agent.models import SearchResult
 from agent.subjects import subject_from_pairs
 from agent.workflow import Workflow
 
-DEMO_CONFIG = '''\
-# Written by `dsr demo`. Try: dsr --config {config} search --name "Maya Okafor"
-#                          or: dsr --config {config} request list
-# policy.toml beside this file is the example policy: what is erased, what is kept and why.
-[agent]
-state = "sqlite:///state.sqlite"
-hmac_key = "keys/hmac.key"
-
-[[systems]]
-name = "crm"
-url = "sqlite:///{db}"
-description = "demo CRM (SQLite): customers, contacts, prospects, contracts, billing, calls"
-
-# do-not-contact and restriction markers the agent sets
-[systems.tables.customers]
-suppress = "do_not_contact"
-restrict = "restricted"
-
-[systems.tables.contacts]
-suppress = "do_not_contact"
-restrict = "restricted"
-
-[systems.tables.prospects]
-suppress = "do_not_contact"
-restrict = "restricted"
-'''
 # The person whose records must survive the demo's erasure untouched.
 LOOKALIKES = {"sole_trader": "namesake", "namesake": "sole_trader"}
 
@@ -85,11 +59,7 @@ def demo(ctx: click.Context, app: AppContext, directory: Path | None, person: st
         member = manifest.member(person)
     except KeyError as exc:
         raise DsrError(str(exc.args[0])) from exc
-    config_path = folder / "agent.toml"
-    config_path.write_text(DEMO_CONFIG.format(db=db.as_posix(), config=config_path),
-                           encoding="utf-8")
-    (folder / "policy.toml").write_bytes(
-        resources.files("agent.demo").joinpath("policy.toml").read_bytes())
+    config_path = write_config(folder, f"sqlite:///{db.as_posix()}")
     config = load_config(config_path)
 
     subject = subject_from_pairs(member.key, list(member.search))
