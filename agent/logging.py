@@ -164,5 +164,33 @@ def configure(level: str = "info", *, stream: Any = None, pretty: bool | None = 
     )
 
 
+class _StderrPrinter:
+    """structlog's print logger, writing to whatever ``sys.stderr`` is now."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def _library_default() -> None:
+    """Before anyone calls ``configure`` (the agent used as a library, the HTTP API's
+    workers, a plugin's tests): warnings and errors to stderr, redacted. Never stdout,
+    which belongs to data, and never an unredacted line."""
+    structlog.configure(
+        processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.format_exc_info, redactor,
+                    structlog.processors.JSONRenderer(sort_keys=True)],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=lambda *_args: _StderrPrinter(),
+        cache_logger_on_first_use=False,
+    )
+
+
+if not structlog.is_configured():
+    _library_default()
+
+
 def get_logger(name: str = "dsr") -> Any:
     return structlog.get_logger(name)
