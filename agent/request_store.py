@@ -71,6 +71,7 @@ identity_checks = sa.Table(
     sa.Column("request_id", sa.String(40), sa.ForeignKey("dsr_requests.id"), nullable=False,
               index=True),
     sa.Column("document", sa.String(40), nullable=False),  # the type seen, never a copy
+    sa.Column("issued", sa.Date),  # the date on a document that must be recent
     sa.Column("seen_by", sa.String(200), nullable=False),
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
 )
@@ -266,11 +267,12 @@ class RequestStore:
 
     # ------------------------------------------------------------------ identity
     def add_documents(self, request_id: str, documents: Sequence[str], seen_by: str,
-                      seen_at: datetime) -> None:
+                      seen_at: datetime, issued: dict[str, date] | Any = None) -> None:
+        issued = issued or {}
         with self.engine.begin() as conn:
             conn.execute(identity_checks.insert(), [
                 {"request_id": request_id, "document": d, "seen_by": seen_by,
-                 "seen_at": seen_at} for d in documents])
+                 "seen_at": seen_at, "issued": issued.get(d)} for d in documents])
             self._event(conn, request_id, seen_by, "identity", None, None, None,
                         {"documents": list(documents)})
 
@@ -280,7 +282,8 @@ class RequestStore:
                 identity_checks.c.request_id == request_id).order_by(identity_checks.c.id)
             ).mappings().all()
         return [{"document": r["document"], "seen_by": r["seen_by"],
-                 "seen_at": _aware(r["seen_at"]).isoformat()} for r in rows]  # type: ignore[union-attr]
+                 "seen_at": _aware(r["seen_at"]).isoformat(),  # type: ignore[union-attr]
+                 **({"issued": str(r["issued"])} if r["issued"] else {})} for r in rows]
 
     # ------------------------------------------------------------------ holds
     def add_hold(self, request_id: str, item: str, reason: str, by: str,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import Config
-from agent.deadlines import request_deadline
+from agent.deadlines import add_months, request_deadline
 from agent.engine import SearchEngine, default_operator
 from agent.errors import (
     EXIT_OK,
@@ -126,19 +126,33 @@ class Workflow:
 
     # ------------------------------------------------------------------ identity
     def verify(self, request_id: str, documents: Sequence[str], *, by: str,
-               seen_at: datetime | None = None, lesser_reason: str | None = None) -> Request:
+               seen_at: datetime | None = None, lesser_reason: str | None = None,
+               issued: Mapping[str, date] | None = None) -> Request:
+        """Record the documents seen. ``issued`` gives the date on a document that must be
+        recent (a utility bill or bank statement: the policy's max_age_months)."""
         request = self.get(request_id)
         if not request.open:
             raise RequestError(f"request {request_id} is {request.status}")
         accepted = self.identity.documents
+        issued = issued or {}
+        seen_at = seen_at or now()
         for doc in documents:
             if doc not in accepted:
                 raise RequestError(f"unknown identity document {doc!r}; the policy accepts "
                                    f"{', '.join(accepted)}")
+            max_age = self.identity.max_age_months(doc)
+            if max_age is None:
+                continue
+            if doc not in issued:
+                raise RequestError(f"{doc} must be under {max_age} months old: give the date "
+                                   f"on it (--doc {doc}:YYYY-MM-DD)")
+            if add_months(issued[doc], max_age) < seen_at.date():
+                raise RequestError(f"{doc} dated {issued[doc].isoformat()} is older than "
+                                   f"{max_age} months: ask for a recent one")
         if len(set(documents)) != len(documents):
             raise RequestError("each document counts once")
         if documents:
-            self.requests.add_documents(request_id, documents, by, seen_at or now())
+            self.requests.add_documents(request_id, documents, by, seen_at, issued)
         seen = {d["document"] for d in self.requests.documents(request_id)}
         verified = len(seen) >= request.identity_required
         if not verified and lesser_reason:

@@ -175,7 +175,7 @@ def test_residual_data_after_erasure_is_exit_4_never_completed(tmp_path):
 
     workflow = Workflow(estate.config(), pm)
     request = workflow.create("erasure", HANNAH)
-    workflow.verify(request.id, ["passport", "utility_bill"], by="alice")
+    workflow.verify(request.id, ["passport", "driving_licence"], by="alice")
     workflow.plan(request.id)
     workflow.approve(request.id, by="dpo")
     result = workflow.run(request.id)

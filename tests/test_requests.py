@@ -30,7 +30,7 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict | lis
 def ready(estate: Estate, kind: str = "erasure", pairs=MAYA):  # noqa: F811
     workflow = estate.workflow()
     request = workflow.create(kind, pairs, actor="alice")
-    workflow.verify(request.id, ["passport", "utility_bill"], by="alice")
+    workflow.verify(request.id, ["passport", "driving_licence"], by="alice")
     return workflow, request
 
 
@@ -102,12 +102,21 @@ def test_identity_check_records_documents_never_copies(estate, capsys):  # noqa:
     code, data, _ = cli(capsys, "request", "verify", request.id, "--doc", "passport",
                         "--by", "bob", "--json")
     assert data["identity"]["verified"] is False  # two are needed
-    code, data, _ = cli(capsys, "request", "verify", request.id, "--doc", "bank_statement",
-                        "--by", "bob", "--json")
+    code, _, err = cli(capsys, "request", "verify", request.id, "--doc", "bank_statement",
+                       "--by", "bob")
+    assert code == 1 and "bank_statement:YYYY-MM-DD" in err  # must be recent: give its date
+    old = (date.today() - timedelta(days=120)).isoformat()
+    code, _, err = cli(capsys, "request", "verify", request.id, "--doc",
+                       f"bank_statement:{old}", "--by", "bob")
+    assert code == 1 and "older than 3 months" in err
+    recent = (date.today() - timedelta(days=10)).isoformat()
+    code, data, _ = cli(capsys, "request", "verify", request.id, "--doc",
+                        f"bank_statement:{recent}", "--by", "bob", "--json")
     assert data["identity"]["verified"] is True
     assert [d["document"] for d in data["identity_documents"]] == ["passport",
                                                                    "bank_statement"]
     assert all(d["seen_by"] == "bob" for d in data["identity_documents"])
+    assert data["identity_documents"][1]["issued"] == recent
     # an objection needs none; a lesser check is recorded with its reason
     assert workflow.create("object", MAYA).identity_verified
     other = workflow.create("erasure", MAYA)

@@ -9,6 +9,7 @@ keeps, nothing of the look-alike touched.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date, timedelta
 from typing import Any
 
 from rich.markup import escape
@@ -28,7 +29,8 @@ def run_erasure(workflow: Workflow, member: CastMember, lookalike: CastMember | 
                 ) -> dict[str, Any]:
     """Take an erasure request for ``member`` all the way; return what happened + checks."""
     request = workflow.create("erasure", list(member.search), actor=OPERATOR)
-    workflow.verify(request.id, ["passport", "utility_bill"], by=OPERATOR)
+    workflow.verify(request.id, ["passport", "utility_bill"], by=OPERATOR,
+                    issued={"utility_bill": date.today() - timedelta(days=20)})
     plan = workflow.plan(request.id, actor=OPERATOR, reason="demo")
     workflow.approve(request.id, by=APPROVER)
     result = workflow.run(request.id, actor=OPERATOR)

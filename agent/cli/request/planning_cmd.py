@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import click
 
@@ -21,9 +21,11 @@ from agent.policy import DEFAULT_DOCUMENTS, HOLD_CONDITIONS
 
 @click.command()
 @request_id_argument
-@click.option("--doc", "documents", multiple=True, metavar="TYPE",
+@click.option("--doc", "documents", multiple=True, metavar="TYPE[:DATE]",
               help="An identity document seen (repeatable): "
-                   + ", ".join(DEFAULT_DOCUMENTS) + " (the policy's list). Never a copy.")
+                   + ", ".join(DEFAULT_DOCUMENTS) + " (the policy's list). Never a copy. "
+                   "Documents that must be recent take the date on them: "
+                   "utility_bill:2026-11-02.")
 @click.option("--seen-on", metavar="DATE", help="When the documents were seen (default now).")
 @click.option("--lesser-check", metavar="REASON",
               help="Accept fewer documents than required, with the reason (recorded).")
@@ -43,14 +45,30 @@ def verify(app: AppContext, request_id: str, documents: tuple[str, ...], seen_on
             raise click.BadParameter("expected a date, e.g. 2026-11-02",
                                      param_hint="--seen-on") from exc
         seen = seen if seen.tzinfo else seen.replace(tzinfo=UTC)
+    names, issued = _documents(documents)
     workflow = app.workflow()
-    request = workflow.verify(request_id, list(documents), by=by, seen_at=seen,
-                              lesser_reason=lesser_check)
+    request = workflow.verify(request_id, names, by=by, seen_at=seen,
+                              lesser_reason=lesser_check, issued=issued)
     if as_json:
         emit_json({**request.public(),
                    "identity_documents": workflow.requests.documents(request_id)})
     else:
         print_request(request)
+
+
+def _documents(given: tuple[str, ...]) -> tuple[list[str], dict[str, date]]:
+    names: list[str] = []
+    issued: dict[str, date] = {}
+    for text in given:
+        name, _, when = text.partition(":")
+        names.append(name.strip())
+        if when:
+            try:
+                issued[name.strip()] = date.fromisoformat(when.strip())
+            except ValueError as exc:
+                raise click.BadParameter(f"expected TYPE or TYPE:YYYY-MM-DD, got {text!r}",
+                                         param_hint="--doc") from exc
+    return names, issued
 
 
 @click.command(help="Search every system for the person and list each finding with its "
