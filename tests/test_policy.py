@@ -276,6 +276,13 @@ def _set(path: str, value: Any) -> dict[str, Any]:
      "identity_check.documents.passport.max_age_months", "whole number"),
     (_set("identity_check", {"documents": {"passport": {}}}),
      "identity_check.required.access", "only 1 are accepted"),
+    (_set("mapping.1.dates", {"birthday": "dob"}), "mapping[1].dates.birthday", "contract_end"),
+    (_set("mapping.1.dates", {"contract_end": ""}), "mapping[1].dates.contract_end",
+     "non-empty"),
+    (_set("mapping.1.dates", "end_date"), "mapping[1].dates", "must be a table"),
+    (_set("default_rule", "shred"), "default_rule", "unknown retention rule"),
+    (_set("recipients", {"bank": {"description": "d", "groups": ["Contact"], "notify": "no"}}),
+     "recipients.bank.notify", "true or false"),
 ])
 def test_bad_input_names_file_and_key(data: dict[str, Any], key: str, message: str) -> None:
     error = error_of(data)
@@ -291,6 +298,17 @@ def test_bad_input_names_file_and_key(data: dict[str, Any], key: str, message: s
 ])
 def test_retain_needs_a_period_or_while(body: dict[str, Any], key: str) -> None:
     assert error_of(_set("retention.r", body)).key == key
+
+
+def test_dates_default_rule_and_quiet_recipients_load(example_data: dict[str, Any]) -> None:
+    policy = policy_from_dict(_set("default_rule", "erase"), WHERE)
+    assert policy.default_rule == "erase"
+    example = policy_from_dict(example_data, WHERE)
+    contracts = example.mapping_for("crm", "contracts")
+    assert contracts is not None and dict(contracts.dates) == {"contract_end": "end_date"}
+    assert not example.recipients["authorities"].notify
+    assert example.recipients["marketing_agency"].notify
+    assert example.default_rule is None  # unmapped data: a person decides
 
 
 def test_missing_tables_are_named() -> None:
