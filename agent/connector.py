@@ -128,6 +128,12 @@ class Connector:
             out.add("export")
         return frozenset(out)
 
+    def kept_references(self, plan_items: Sequence[PlanItem]) -> dict[str, str]:
+        """Of these ``delete`` items, those whose record is still referred to by records
+        that stay (item id -> what refers to it): deleting them would break the reference,
+        so the planner anonymises them instead. Stores without references answer {}."""
+        return {}
+
     def erase(self, plan_items: Sequence[PlanItem]) -> Iterator[Outcome]:
         """Delete or anonymise (``item.action``) each item's record; children first."""
         raise self._unsupported("erase")

@@ -18,7 +18,6 @@ from typing import Any
 from agent.connector import Connector
 from agent.errors import DsrError
 from agent.logging import get_logger, redactor
-from agent.models import Finding
 from agent.plans import Outcome, PlanItem
 from agent.plugins import PluginManager
 from agent.request import Request
@@ -50,14 +49,6 @@ class SystemRun:
         if self.error:
             out["error"] = self.error
         return out
-
-
-def finding_of(item: PlanItem) -> Finding:
-    """The finding a plan item stands for, as a connector's read() takes it."""
-    return Finding(system=item.system or "", kind=item.kind or "row",  # type: ignore[arg-type]
-                   locator=item.locator or "", container=item.container, rows=item.rows,
-                   strength=item.strength or "strong",  # type: ignore[arg-type]
-                   categories=list(item.categories), matched=list(item.matched))
 
 
 class Executor:
@@ -142,7 +133,7 @@ class Executor:
             mine = [i for i in items if i.system == system and i.runnable
                     and i.action == "export"]
             try:
-                records = list(self.connector(system).read([finding_of(i) for i in mine]))
+                records = list(self.connector(system).read([i.as_finding() for i in mine]))
             except Exception as exc:
                 run.status = "failed"
                 run.error = (redactor.scrub(str(exc)) if isinstance(exc, DsrError)

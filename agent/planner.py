@@ -55,6 +55,7 @@ def make_plan(ctx: PlanContext, findings: Sequence[Finding]) -> list[PlanItem]:
     apply_holds(ctx, items)
     if ctx.request_type == "erasure":
         _keep_parents(items, findings)
+        _keep_referenced(ctx, items)
     items += _manual_items(ctx)
     if ctx.request_type in ("erasure", "rectify", "restrict") and ctx.policy is not None:
         items += _notify_items(ctx.policy, items)
@@ -196,6 +197,30 @@ def _keep_parents(items: list[PlanItem], findings: Sequence[Finding]) -> None:
                 parent.reason += (f" Anonymised, not deleted: kept records refer to it "
                                   f"({child.container or child.id}).")
                 changed = True
+
+
+def _keep_referenced(ctx: PlanContext, items: list[PlanItem]) -> None:
+    """Ask each system which deletes records that stay still refer to (an expired contract
+    its retained invoices point at), and anonymise those instead; repeat, since a record
+    kept that way may in turn hold its own parent."""
+    for _ in range(10):  # each pass only turns deletes into anonymise: few are needed
+        changed = False
+        systems = sorted({i.system for i in items if i.action == "delete" and i.system})
+        for system in systems:
+            connector = ctx.connector(system)
+            if connector is None:
+                continue
+            deletes = [i for i in items if i.system == system and i.action == "delete"
+                       and i.included]
+            for item_id, where in connector.kept_references(deletes).items():
+                item = next(i for i in deletes if i.id == item_id)
+                can = connector.actions_for(item.as_finding())
+                item.action = "anonymise" if "anonymise" in can else "manual"
+                done = "Anonymised" if item.action == "anonymise" else "Left to a person"
+                item.reason += f" {done}, not deleted: kept records in {where} refer to it."
+                changed = True
+        if not changed:
+            return
 
 
 def _manual_items(ctx: PlanContext) -> list[PlanItem]:

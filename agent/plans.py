@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from agent.models import Finding
+
 # Every action a plan item can carry, with what it means (shown in `dsr request plan`).
 ACTIONS: dict[str, str] = {
     "delete": "remove the record",
@@ -74,6 +76,14 @@ class PlanItem:
 
     def public(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in (None, [], {})}
+
+    def as_finding(self) -> Finding:
+        """The finding this item stands for, as a connector's read() and actions_for()
+        take it (the evidence stays behind: only what the plan recorded)."""
+        return Finding(system=self.system or "", kind=self.kind or "row",  # type: ignore[arg-type]
+                       locator=self.locator or "", container=self.container, rows=self.rows,
+                       strength=self.strength or "strong",  # type: ignore[arg-type]
+                       categories=list(self.categories), matched=list(self.matched))
 
     @classmethod
     def from_public(cls, data: dict[str, Any]) -> PlanItem:

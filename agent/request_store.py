@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from agent.plans import Outcome, PlanItem
 from agent.request import Request, RequestError, check_transition
-from agent.store import Store, metadata
+from agent.store import Store, create_tables, metadata
 from agent.vault import Vault
 
 requests_table = sa.Table(
@@ -146,7 +146,7 @@ class RequestStore:
         self.engine = store.engine
         self.key = store.key
         self.vault = Vault(store.key)
-        metadata.create_all(self.engine)
+        create_tables(self.engine)
 
     # ------------------------------------------------------------------ requests
     def create(self, request: Request, identifiers: list[dict[str, Any]],

@@ -7,6 +7,7 @@ stored only as keyed digests; the store never holds a raw identifier value.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,29 @@ search_identifiers = sa.Table(
 )
 
 
+_CREATE_LOCK = threading.Lock()
+
+
+def create_tables(engine: Engine) -> None:
+    """Create whatever state tables are missing. Threads of one process take turns; a
+    second process creating the same table at the same moment loses the race harmlessly,
+    so one retry sees the tables it made."""
+    with _CREATE_LOCK:
+        try:
+            metadata.create_all(engine)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+            metadata.create_all(engine)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL: a commit costs a quarter of the default journal's, and readers never block the
+    # writer; a busy timeout lets two dsr processes share the file
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
 class Store:
     def __init__(self, url: str, key: DigestKey) -> None:
         self.url = url
@@ -58,7 +82,9 @@ class Store:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.engine: Engine = sa.create_engine(url, future=True)
-            metadata.create_all(self.engine)
+            if url.startswith("sqlite"):
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            create_tables(self.engine)
         except (SQLAlchemyError, ImportError) as exc:
             raise ConfigError(f"cannot open the state store {mask_url(url)}: "
                               f"{type(exc).__name__}", key="agent.state") from exc

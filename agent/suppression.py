@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from agent.keys import DigestKey
 from agent.models import Identifier
-from agent.store import Store, metadata
+from agent.store import Store, create_tables, metadata
 
 # Identifier types that reach a person: what marketing could contact them by or match on.
 CONTACT_TYPES = frozenset({"email", "phone", "account", "customer_id", "contact_id",
@@ -58,7 +58,7 @@ class StoreSuppressionList:
     def __init__(self, store: Store) -> None:
         self.engine = store.engine
         self.key: DigestKey = store.key
-        metadata.create_all(self.engine, tables=[suppression])
+        create_tables(self.engine)
 
     def add(self, identifiers: Iterable[Identifier], *, request_id: str | None,
             reason: str) -> int:

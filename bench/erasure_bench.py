@@ -14,17 +14,20 @@ matches, rows deleted / anonymised / retained, and an independent check in raw S
 each subject's e-mail is gone from the identity columns.
 
 Erasure changes the estate. Every pass draws fresh subjects (erased people are no longer
-eligible, and refs used earlier in the invocation are excluded); ``--copy`` (PostgreSQL)
-runs on a copy made from the estate as a template and drops it afterwards, so the estate
-stays as built and a ``--seed`` gives the same subjects every time; ``--rebuild`` rebuilds
-the estate first. Results go to stdout and bench/out/erasure-<db>.jsonl.
+eligible, and refs used earlier in the invocation are excluded). On PostgreSQL and SQLite
+the requests run on a copy of the estate (a template copy, a file copy), dropped
+afterwards, so the estate stays as built and ``--seed`` gives the same subjects every run;
+``--in-place`` erases in the estate itself (as on MariaDB); ``--rebuild`` rebuilds the
+estate first. Results go to stdout and bench/out/erasure-<db>.jsonl.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
+import shutil
 import statistics
 import sys
 import tempfile
@@ -35,6 +38,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +143,8 @@ def erase_one(workflow: TimedWorkflow, person: Mapping[str, Any], kinds: Sequenc
         with clock.phase("create"):
             request = workflow.create("erasure", pairs_of(person, kinds), actor=OPERATOR)
         with clock.phase("verify_identity"):
-            workflow.verify(request.id, DOCUMENTS, by=OPERATOR)
+            workflow.verify(request.id, DOCUMENTS, by=OPERATOR,
+                            issued=dict.fromkeys(DOCUMENTS, date.today()))
         clock.stage = "plan"
         with clock.phase("plan_total"):
             view = workflow.plan(request.id, actor=OPERATOR, reason="benchmark")
@@ -152,8 +157,8 @@ def erase_one(workflow: TimedWorkflow, person: Mapping[str, Any], kinds: Sequenc
         out.update(exit_code=result.exit_code, status=result.request.status,
                    residual=sum(verification["residual"].values()),
                    failed_systems=verification["failed_systems"],
-                   systems_failed=[s["name"] for s in result.summary["systems"]
-                                   if s["status"] != "ok"])
+                   systems_failed=[f"{s['name']}: {s.get('error')}"
+                                   for s in result.summary["systems"] if s["status"] != "ok"])
         out.update(tally(view.items, workflow.runs))
     except Exception as exc:  # counted and reported, never hidden
         out["error"] = f"{type(exc).__name__}: {redactor.scrub(str(exc))}"
@@ -231,22 +236,18 @@ def new_workflow(config: Any) -> tuple[TimedWorkflow, float]:
 
 def run_pass(config: Any, people: Sequence[dict[str, Any]], workers: int,
              kinds: Sequence[str]) -> dict[str, Any]:
-    """Erase ``people`` with ``workers`` threads, each with its own Workflow."""
+    """Erase ``people`` with ``workers`` threads, each with its own Workflow. The Workflows
+    are made (and warmed up) one after another before the clock starts: opening a fresh
+    state store from several threads at once races on creating its tables."""
     todo: queue.Queue[dict[str, Any]] = queue.Queue()
     for person in people:
         todo.put(person)
     results: list[dict[str, Any]] = []
     lock = threading.Lock()
-    ready = threading.Barrier(workers + 1)
-    warm: list[float] = []
-    flows: list[TimedWorkflow] = []
+    made = [new_workflow(config) for _ in range(workers)]
+    flows = [workflow for workflow, _ in made]
 
-    def worker() -> None:
-        workflow, seconds = new_workflow(config)
-        with lock:
-            warm.append(seconds)
-            flows.append(workflow)
-        ready.wait()
+    def worker(workflow: TimedWorkflow) -> None:
         while True:
             try:
                 person = todo.get_nowait()
@@ -259,19 +260,43 @@ def run_pass(config: Any, people: Sequence[dict[str, Any]], workers: int,
             if done % 10 == 0 or done == len(people):
                 log(f"  {done:>4} / {len(people)} requests")
 
-    threads = [threading.Thread(target=worker, name=f"bench-{n}") for n in range(workers)]
+    threads = [threading.Thread(target=worker, args=(flow,), name=f"bench-{n}")
+               for n, flow in enumerate(flows)]
+    cpu_before, machine_before = os.times(), machine_ticks()
+    started = time.perf_counter()
     for thread in threads:
         thread.start()
-    ready.wait()
-    started = time.perf_counter()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    cpu_after, machine_after = os.times(), machine_ticks()
     for workflow in flows:
         workflow.close()
     by_ref = {r["ref"]: r for r in results}
-    return summarise([by_ref[p["ref"]] for p in people if p["ref"] in by_ref], wall, warm,
-                     workers)
+    summary = summarise([by_ref[p["ref"]] for p in people if p["ref"] in by_ref], wall,
+                        [seconds for _, seconds in made], workers)
+    client = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    summary["cpu"] = {"client_s": round(client, 2),
+                      "machine_busy": busy_share(machine_before, machine_after),
+                      "cores": os.cpu_count()}
+    return summary
+
+
+def machine_ticks() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all CPUs from /proc/stat (Linux), else None."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """Share of all the machine's cores busy (any process) between two readings."""
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return round((after[0] - before[0]) / (after[1] - before[1]), 2)
 
 
 def summarise(results: Sequence[dict[str, Any]], wall: float, warm: Sequence[float],
@@ -381,28 +406,39 @@ def estate_counts(url: str) -> dict[str, int]:
 
 
 @contextmanager
-def working_copy(url: str, enabled: bool) -> Iterator[str]:
-    """With ``enabled`` (PostgreSQL), a copy of the estate made with CREATE DATABASE …
-    TEMPLATE, dropped afterwards; else the estate itself."""
-    if not enabled:
+def working_copy(url: str, in_place: bool) -> Iterator[str]:
+    """A copy of the estate to erase from, dropped afterwards, so the estate stays as built
+    and a seed gives the same subjects every run: PostgreSQL ``CREATE DATABASE … TEMPLATE``,
+    SQLite a copy of the file. MariaDB/MySQL (or ``in_place``): the estate itself."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if in_place or backend not in ("postgresql", "sqlite"):
+        if not in_place:
+            log(f"no copy on {backend}: erasing in the estate itself (fresh subjects each run)")
         yield url
         return
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        raise SystemExit("--copy needs PostgreSQL (CREATE DATABASE ... TEMPLATE)")
-    source = parsed.database or ""
-    copy = f"{source}_copy"
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     started = time.perf_counter()
+    if backend == "sqlite":
+        source = Path(parsed.database or "")
+        target = source.with_name(f"{source.stem}-erasure-copy{source.suffix}")
+        shutil.copyfile(source, target)
+        log(f"copied the estate to {target.name} in {time.perf_counter() - started:.1f} s")
+        try:
+            yield parsed.set(database=str(target)).render_as_string(hide_password=False)
+        finally:
+            target.unlink(missing_ok=True)
+        return
+    name = f"{parsed.database}_copy"
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}"'))
-        conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"'))
-    log(f"copied the estate to {copy} in {time.perf_counter() - started:.1f} s")
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"'))
+    log(f"copied the estate to {name} in {time.perf_counter() - started:.1f} s")
     try:
-        yield parsed.set(database=copy).render_as_string(hide_password=False)
+        yield parsed.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
@@ -485,8 +521,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-url", default=None,
                         help="a PostgreSQL state store (dropped and recreated; its name must "
                              "contain 'bench'); default SQLite in a temporary folder")
-    parser.add_argument("--copy", action="store_true",
-                        help="PostgreSQL: run on a template copy of the estate, dropped after")
+    parser.add_argument("--in-place", action="store_true",
+                        help="erase in the estate itself rather than a copy (PostgreSQL and "
+                             "SQLite copy by default; each run then draws fresh subjects)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the estate first")
     parser.add_argument("--customers", type=int, default=200_000, help="with --rebuild")
     parser.add_argument("--phones", choices=("shared", "unique"), default="unique",
@@ -507,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     dsr_logging.configure(args.log_level, stream=log_file, pretty=False)
     passes: list[dict[str, Any]] = []
     try:
-        with working_copy(args.url, args.copy) as url:
+        with working_copy(args.url, args.in_place) as url:
             payload["estate_before"] = estate_counts(url)
             used: frozenset[str] = frozenset()
             for number, workers in enumerate(args.workers):
@@ -539,10 +576,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def headline(result: Mapping[str, Any]) -> dict[str, Any]:
+    errors = Counter(f["error"] for f in result["failures"] if f.get("error"))
     return {k: result[k] for k in ("wall_s", "ok", "n", "exit_codes", "residual_total", "rows")} \
         | {"p50_ms": result["per_subject"]["p50_ms"], "p95_ms": result["per_subject"]["p95_ms"],
            "still_in_identity_columns": len(result["independent_check"][
-               "still_in_identity_columns"])}
+               "still_in_identity_columns"]), "errors": dict(errors)}
 
 
 if __name__ == "__main__":

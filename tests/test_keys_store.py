@@ -108,3 +108,36 @@ def test_state_store_folder_is_created(tmp_path):
     Store(f"sqlite:///{tmp_path}/a/b/state.sqlite", key).close()
     assert Path(tmp_path / "a" / "b" / "state.sqlite").exists()
     assert os.access(tmp_path / "a" / "b" / "state.sqlite", os.R_OK)
+
+
+def test_threads_opening_a_new_state_store_at_once_all_succeed(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agent.request_store import RequestStore
+
+    key = DigestKey.load_or_create(tmp_path / "hmac.key")
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+
+    def open_store(_: int) -> str:
+        store = Store(url, key)
+        try:
+            RequestStore(store)
+            return "ok"
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(open_store, range(6))) == ["ok"] * 6
+
+
+def test_vault_seals_with_a_key_derived_from_the_hmac_key(tmp_path):
+    from agent.errors import DsrError
+    from agent.vault import Vault
+
+    key = DigestKey.load_or_create(tmp_path / "a.key")
+    token = Vault(key).seal({"identifiers": [{"type": "email", "value": "a@example.com"}]})
+    assert "example.com" not in token
+    assert Vault(key).open(token)["identifiers"][0]["value"] == "a@example.com"
+    other = DigestKey.load_or_create(tmp_path / "b.key")
+    with pytest.raises(DsrError, match="cannot be opened"):
+        Vault(other).open(token)

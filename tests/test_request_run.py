@@ -370,3 +370,21 @@ def test_demo_searches_then_erases_by_an_approved_plan(tmp_path, capsys):
     assert all(i["until"] and i["basis"] for i in kept)
     code = main(["demo", "--dir", str(tmp_path / "again"), "--search-only", "--json"])
     assert code == 0 and json.loads(capsys.readouterr().out)["erasure"] is None
+
+
+def test_an_expired_contract_that_kept_invoices_refer_to_is_anonymised_not_deleted(
+        sqlite_estate):
+    # contract 1 ended long ago (its own retention is over); its invoices are kept for the
+    # customer's later contract, and a foreign key points at it
+    engine = sa.create_engine(sqlite_estate.url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("update contracts set end_date = '2015-01-31' where id = 1"))
+        assert conn.execute(sa.text("select count(*) from invoices where contract_id = 1")
+                            ).scalar_one() >= 1
+    engine.dispose()
+    workflow, request = approved(sqlite_estate)
+    item = next(i for i in workflow.view(request.id).items if i.id == "crm:contracts:1")
+    assert item.action == "anonymise" and "kept records in invoices" in item.reason
+    result = workflow.run(request.id, actor="alice")
+    assert result.exit_code == 0, result.summary
+    assert count(sqlite_estate, "select count(*) from contracts where id = 1") == 1

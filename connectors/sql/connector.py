@@ -43,6 +43,7 @@ from connectors.sql.model import Catalog, TableInfo
 from connectors.sql.options import SqlOptions, parse_options
 from connectors.sql.predicates import table_conditions
 from connectors.sql.query import QueryBuilder
+from connectors.sql.references import kept_references
 from connectors.sql.schema import build_catalog
 from connectors.sql.values import json_safe
 
@@ -296,6 +297,15 @@ class SqlConnector(BaseConnector):
         if info is None:
             return frozenset()
         return actions.available_actions(info, self.options.table(info.name))
+
+    def kept_references(self, plan_items: Sequence[PlanItem]) -> dict[str, str]:
+        items = [i for i in plan_items if i.system == self.system.name and i.locator]
+        if not items:
+            return {}
+        with self._session() as conn, self._doing("checking what refers to rows to delete"):
+            catalog = self.catalog(conn)
+            return kept_references(conn, QueryBuilder(conn.dialect), catalog,
+                                   self.system.name, items, self._read_table)
 
     def erase(self, plan_items: Sequence[PlanItem]) -> Iterator[Outcome]:
         return self._act("erase", plan_items, lambda run, items: run.erase(items))
