@@ -206,12 +206,8 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
         raise ConfigError("must be a database URL like sqlite:///state.sqlite",
                           path=where, key="agent.state")
     state = _anchor_sqlite(state, base)
-    hmac_raw = agent.get("hmac_key", "keys/hmac.key")
-    if not isinstance(hmac_raw, str) or not hmac_raw.strip():
-        raise ConfigError("must be a file path", path=where, key="agent.hmac_key")
-    hmac_key = Path(hmac_raw).expanduser()
-    if not hmac_key.is_absolute():
-        hmac_key = base / hmac_key
+    hmac_key = _path(agent.get("hmac_key", "keys/hmac.key"), base, where, "agent.hmac_key",
+                     "a file path")
     max_depth = _int(agent.get("max_depth", 3), where, "agent.max_depth", 0, 10)
     workers = _int(agent.get("workers", 8), where, "agent.workers", 1, 64)
     log_level = agent.get("log_level", "info")
@@ -221,12 +217,8 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
                           key="agent.log_level")
     log_level = log_level.lower()
     plan_expiry = _int(agent.get("plan_expiry_days", 7), where, "agent.plan_expiry_days", 1, 90)
-    exports_raw = agent.get("exports", "exports")
-    if not isinstance(exports_raw, str) or not exports_raw.strip():
-        raise ConfigError("must be a folder path", path=where, key="agent.exports")
-    exports_dir = Path(exports_raw).expanduser()
-    if not exports_dir.is_absolute():
-        exports_dir = base / exports_dir
+    exports_dir = _path(agent.get("exports", "exports"), base, where, "agent.exports",
+                        "a folder path")
 
     systems_raw = data.get("systems", [])
     if not isinstance(systems_raw, list):
@@ -331,6 +323,14 @@ def _anchor_sqlite(url: str, base: Path) -> str:
             and not rest.startswith("/") and ":memory:" not in rest):
         return f"{scheme}:///{(base / rest).as_posix()}"
     return url
+
+
+def _path(value: Any, base: Path, where: str, key: str, what: str) -> Path:
+    """A path setting; relative means relative to the config file's folder."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"must be {what}", path=where, key=key)
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
 
 
 def _int(value: Any, where: str, key: str, low: int, high: int) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -537,18 +537,9 @@ class RowActions:
     def _error(self, message: str) -> ConnectorError:
         return ConnectorError(f"system {self.system.name!r}: {message}")
 
-    @contextmanager
-    def _step(self, what: str) -> Iterator[None]:
+    def _step(self, what: str) -> AbstractContextManager[None]:
         """A database error as a ConnectorError naming the step, never a value."""
-        try:
-            yield
-        except DsrError:
-            raise
-        except sa.exc.IntegrityError as exc:
-            raise ConnectorError(f"{db.query_error(self.system, exc, what)}: a foreign-key, "
-                                 "unique or not-null constraint refused the change") from None
-        except sa.exc.SQLAlchemyError as exc:
-            raise db.query_error(self.system, exc, what) from None
+        return db.step(self.system, what)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -89,15 +89,9 @@ class SqlConnector(BaseConnector):
             with contextlib.suppress(sa.exc.SQLAlchemyError):
                 conn.close()  # a dead connection is discarded by the pool
 
-    @contextmanager
-    def _doing(self, what: str) -> Iterator[None]:
+    def _doing(self, what: str) -> contextlib.AbstractContextManager[None]:
         """Turn a database error into a ConnectorError that names the step, not the data."""
-        try:
-            yield
-        except DsrError:
-            raise
-        except sa.exc.SQLAlchemyError as exc:
-            raise db.query_error(self.system, exc, what) from None
+        return db.step(self.system, what)
 
     def catalog(self, conn: Connection | None = None) -> Catalog:
         """The reflected schema with inferred identity columns (built once, then cached)."""

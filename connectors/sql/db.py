@@ -9,6 +9,8 @@ system's secrets masked.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
 from agent.config import SystemConfig, url_password
-from agent.errors import ConnectorError
+from agent.errors import ConnectorError, DsrError
 
 # Words of driver messages turned into a short, value-free reason.
 _REASONS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -129,3 +131,18 @@ def query_error(system: SystemConfig, exc: BaseException, doing: str) -> Connect
     """A statement failed: what was being done, the class of failure and its code only."""
     return ConnectorError(f"system {system.name!r}: {doing} failed: {_reason(exc)}"
                           f"{_code(exc)} [{type(getattr(exc, 'orig', None) or exc).__name__}]")
+
+
+@contextmanager
+def step(system: SystemConfig, what: str) -> Iterator[None]:
+    """Run a step; a database error becomes a ConnectorError naming the step, never data
+    (a refused constraint says so, since that is what an operator must look at)."""
+    try:
+        yield
+    except DsrError:
+        raise
+    except sa.exc.IntegrityError as exc:
+        raise ConnectorError(f"{query_error(system, exc, what)}: a foreign-key, unique or "
+                             "not-null constraint refused the change") from None
+    except sa.exc.SQLAlchemyError as exc:
+        raise query_error(system, exc, what) from None
