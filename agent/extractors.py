@@ -51,7 +51,7 @@ class ExtractLimits:
     max_expanded_bytes: int = 2 * 1024**3  # all decompressed bytes of one file
     max_ratio: int = 200  # decompressed / compressed size of a member: a zip bomb
     max_seconds: float = 120.0  # per top-level file
-    max_text_chars: int = 50_000_000  # text taken from one file
+    max_text_chars: int = 2_000_000_000  # text taken from one file (streamed: a safety cap)
 
 
 class ExtractContext(Protocol):
