@@ -21,6 +21,18 @@ class UnsafePath(ConnectorError):
     """A path from config, a listing or an archive would leave the share root."""
 
 
+class FileUnavailable(ConnectorError):
+    """One file or folder could not be read or changed (permission denied, not found, not a
+    regular file, in use, already exists): report it for that path and go on. Any other
+    ConnectorError from a transport means the connection failed. The message is the reason
+    alone (a path can name a person); the path is on ``.path``."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(reason)
+        self.path = path
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Entry:
     """A regular file under the root (directories are walked, not returned)."""
