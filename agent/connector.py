@@ -16,6 +16,7 @@ from agent.errors import NotSupported
 if TYPE_CHECKING:
     from agent.config import SystemConfig
     from agent.detectors import Detector
+    from agent.extractors import Extractor
     from agent.models import Finding, Subject
     from agent.plans import ManualTask, Outcome, PlanItem
 
@@ -52,9 +53,11 @@ class Container:
 
 @dataclass
 class ConnectorContext:
-    """What the core hands a connector: the detectors and the shared settings."""
+    """What the core hands a connector: the detectors, extractors and shared settings."""
 
     detectors: Sequence[Detector] = ()
+    # registered text extractors (classes, in registration order), for file-like stores
+    extractors: Sequence[type[Extractor]] = ()
     # other systems' names, for declared or inferred cross-system references
     system_names: Sequence[str] = ()
     options: dict[str, Any] = field(default_factory=dict)

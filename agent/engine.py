@@ -92,7 +92,8 @@ class SearchEngine:
                                   path=str(self.config.path) if self.config.path else None,
                                   key=f"systems.{system.name}.connector")
             detectors = [r.obj for r in self.pm.registry.all("detectors")]
-            context = ConnectorContext(detectors=detectors,
+            extractors = [r.obj for r in self.pm.registry.all("extractors")]
+            context = ConnectorContext(detectors=detectors, extractors=extractors,
                                        system_names=[s.name for s in self.config.systems])
             self._connectors[system.name] = registration.obj(system, context)
         return self._connectors[system.name]

@@ -19,8 +19,10 @@ from agent.registry import Registry
 # Built-in plugins are ordinary modules; this tuple is the whole list.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.detectors",
+    "plugins.extractors",
     "connectors.sql",
     "connectors.manual",
+    "connectors.files",
 )
 
 ENTRY_POINT_GROUP = "dsr_agent"

@@ -1,0 +1,328 @@
+"""The files connector: a mounted folder, an SFTP server or an SMB share, one implementation.
+
+Search walks the share once and streams each file once through the registered extractors;
+every subject of the batch is looked for in one pass over each piece of text (see
+``matcher.py``). Findings name the file by its path relative to the share root and, for
+spreadsheets, CSV and JSONL, the matching rows. Files that cannot be read are reported
+(``last_report``) and never stop the search.
+
+``read()`` returns, for a tabular file, only the subject's rows; any other document is
+listed for disclosure review (it may name other people), not copied.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, ClassVar
+
+import structlog
+
+from agent.config import SystemConfig
+from agent.connector import CheckResult, ConnectorContext, Container
+from agent.connector import Connector as BaseConnector
+from agent.detectors import Detector
+from agent.extraction import Extraction
+from agent.extractors import HEAD_BYTES, Extractor, TextPiece
+from agent.identifiers import try_normalise
+from agent.models import Finding, Subject
+from connectors.files.findings import container_of, file_findings
+from connectors.files.matcher import Matcher
+from connectors.files.options import FilesOptions, parse_options
+from connectors.files.scan import (
+    PART_STRIDE,
+    FileHits,
+    RoleCache,
+    TableReader,
+    row_number,
+    scan_pieces,
+)
+from connectors.files.sweep import Sweep, SweepReport, Watched, extension
+from connectors.files.transport import Entry, Skipped, Transport
+
+log = structlog.get_logger("connectors.files")
+
+REVIEW_REASON = ("a document may name other people besides the subject: it goes to "
+                 "disclosure review and is listed here, not copied")
+CHANGED_REASON = ("the file changed since it was searched: search again before its rows "
+                  "are disclosed")
+MTIME_SLACK = 0.001  # seconds
+MAX_LINE_BYTES = 16 << 20  # a JSON Lines line read() parses (the extractor's limit too)
+# Files whose size and time read() compares with what the search saw; the oldest go first.
+_SEEN_KEPT = 200_000
+
+
+class FilesConnector(BaseConnector):
+    name: ClassVar[str] = "files"
+    description: ClassVar[str] = ("file shares: a mounted folder (file://), SFTP (sftp://) or "
+                                  "SMB (smb://); every format an extractor reads")
+    url_schemes: ClassVar[tuple[str, ...]] = ("file", "sftp", "smb")
+    capabilities: ClassVar[frozenset[str]] = frozenset({"check", "discover", "search", "read"})
+
+    def __init__(self, system: SystemConfig, context: ConnectorContext | None = None) -> None:
+        super().__init__(system, context)
+        self.options: FilesOptions = parse_options(system)
+        self.extraction = Extraction(_extractors(self.context), self.options.limits)
+        self.detectors: Sequence[Detector] = self.context.detectors or _plugin_detectors()
+        self.last_report: SweepReport | None = None
+        self._roles: RoleCache = {}  # column roles by header text, shared by all files
+        # path -> (size, mtime) as the last search read it (read() refuses changed files)
+        self._seen: dict[str, tuple[int, float]] = {}
+
+    def _connect(self) -> Transport:
+        from connectors.files.transports import open_transport
+
+        return open_transport(self.system)
+
+    # ------------------------------------------------------------------ check / discover
+    def check(self) -> CheckResult:
+        started = time.perf_counter()
+        try:
+            transport = self._connect()
+            try:
+                first = next(iter(transport.walk("")), None)
+            finally:
+                transport.close()
+        except Exception as exc:
+            return CheckResult(False, _safe_error(exc), time.perf_counter() - started)
+        if isinstance(first, Skipped) and first.path in ("", "."):
+            return CheckResult(False, f"cannot list the share root: {first.reason}",
+                               time.perf_counter() - started)
+        return CheckResult(True, f"listed {self.system.display_url}",
+                           time.perf_counter() - started)
+
+    def discover(self) -> Iterator[Container]:
+        """One container per top-level folder ("" for files at the root): files, bytes,
+        extensions; unreadable entries are counted (and listed in ``last_report``)."""
+        sweep = Sweep(self.system.name, self.options, self._connect)
+        folders: dict[str, Container] = {}
+        walker = self._connect()
+        started = time.perf_counter()
+        try:
+            for item in walker.walk(""):
+                if isinstance(item, Skipped):
+                    sweep.skipped(item)  # the root skipped: a ConnectorError
+                folder = folders.setdefault(container_of(item.path), Container(
+                    name=container_of(item.path), kind="folder", items=0,
+                    notes={"bytes": 0, "types": {}, "unread": 0, "excluded": 0}))
+                if isinstance(item, Skipped):
+                    folder.notes["unread"] += 1
+                    continue
+                sweep.report.files += 1
+                if not self.options.wanted(item.path):
+                    folder.notes["excluded"] += 1
+                    continue
+                folder.items = (folder.items or 0) + 1
+                folder.notes["bytes"] += item.size
+                types = folder.notes["types"]
+                ext = extension(item.path) or "(none)"
+                types[ext] = types.get(ext, 0) + 1
+        finally:
+            walker.close()
+            sweep.report.seconds = time.perf_counter() - started
+            self.last_report = sweep.report
+        for name in sorted(folders):
+            folders[name].notes["types"] = dict(sorted(folders[name].notes["types"].items()))
+            yield folders[name]
+
+    # ------------------------------------------------------------------ search
+    def search(self, subjects: Sequence[Subject]) -> Iterable[Finding]:
+        subjects = list(subjects)
+        matcher = Matcher.build(subjects)
+        if not matcher:  # nothing searchable in documents (a postcode or a DOB alone)
+            self.last_report = SweepReport()
+            return []
+        by_ref = {s.ref: s for s in subjects}
+        sweep = Sweep(self.system.name, self.options, self._connect)
+
+        def work(transport: Transport, entry: Entry, watch: Watched) -> tuple[Entry, FileHits]:
+            hits = FileHits(entry.path, entry.size)
+            skipped: list[str] = []
+            with transport.open_read(entry.path) as stream:
+                pieces = self.extraction.pieces(watch.wrap(stream), _name(entry.path),
+                                                skipped=skipped)
+                scan_pieces(pieces, matcher, TableReader(self.detectors, self._roles), hits)
+            hits.partial = bool(skipped)
+            return entry, hits
+
+        findings: list[Finding] = []
+        report = sweep.report
+        try:
+            for entry, hits in sweep.run(work):
+                report.pieces += hits.pieces
+                report.candidates += hits.candidates
+                report.partial += hits.partial
+                if hits:
+                    self._remember(entry)
+                    findings += file_findings(self.system.name, hits, by_ref)
+        finally:
+            self.last_report = report
+        log.info("files.search", system=self.system.name, subjects=len(subjects),
+                 files=report.files, scanned=report.scanned, unread=len(report.problems),
+                 pieces=report.pieces, candidates=report.candidates, findings=len(findings),
+                 left_out=matcher.left_out, seconds=round(report.seconds, 3))
+        return findings
+
+    def _remember(self, entry: Entry) -> None:
+        if len(self._seen) >= _SEEN_KEPT:
+            for old in list(self._seen)[:_SEEN_KEPT // 2]:
+                del self._seen[old]
+        self._seen[entry.path] = (entry.size, entry.mtime)
+
+    # ------------------------------------------------------------------ read
+    def read(self, findings: Sequence[Finding]) -> Iterator[dict[str, Any]]:
+        mine = [f for f in findings if f.system == self.system.name and f.kind == "file"]
+        if not mine:
+            return
+        by_path: dict[str, list[Finding]] = {}
+        for finding in mine:
+            by_path.setdefault(finding.locator, []).append(finding)
+        transport = self._connect()
+        try:
+            for path, group in by_path.items():
+                yield from self._read_file(transport, path, group)
+        finally:
+            transport.close()
+
+    def _read_file(self, transport: Transport, path: str, group: list[Finding]
+                   ) -> Iterator[dict[str, Any]]:
+        entry = transport.stat(path)
+        if entry is None:
+            log.warning("files.read.gone", system=self.system.name, ext=extension(path))
+            return
+        seen = self._seen.get(path)
+        # listings and stat may round times differently (SMB: microseconds against 100 ns)
+        changed = seen is not None and (seen[0] != entry.size
+                                        or abs(seen[1] - entry.mtime) > MTIME_SLACK)
+        tabular = [f for f in group if f.rows]
+        for finding in group:
+            if finding not in tabular or changed:
+                yield _listing(finding, entry, CHANGED_REASON if changed and finding.rows
+                               else REVIEW_REASON)
+        if not tabular or changed:
+            return
+        wanted = {n for f in tabular for n in f.rows or ()}
+        rows = self._rows(transport, path, wanted)
+        for finding in tabular:
+            for number in finding.rows or ():
+                found = rows.get(number)
+                if found is None:
+                    log.warning("files.read.missing_row", system=self.system.name,
+                                ext=extension(path))
+                    continue
+                where, row, values = found
+                yield {"finding": finding.id, "table": path, "path": path,
+                       "row_number": number, "part": where, "part_row": row, "row": values}
+
+    def _rows(self, transport: Transport, path: str, wanted: set[int]
+              ) -> dict[int, tuple[str, int, dict[str, Any]]]:
+        """Only the wanted rows (numbered as the search numbers them), as header -> value;
+        a JSON Lines file's rows as the objects its lines hold."""
+        with transport.open_read(path) as stream:
+            head = stream.read(HEAD_BYTES)
+        chosen = self.extraction.extractor_for(head, _name(path))
+        if chosen is not None and chosen.name == "jsonl" and max(wanted) < PART_STRIDE:
+            return self._json_lines(transport, path, wanted)
+        out: dict[int, tuple[str, int, dict[str, Any]]] = {}
+        parts: dict[str, tuple[int, list[str] | None]] = {}
+        with transport.open_read(path) as stream:
+            for piece in self.extraction.pieces(stream, _name(path)):
+                if piece.row is None:
+                    continue
+                if piece.where not in parts:
+                    parts[piece.where] = (len(parts), _header(piece))
+                index, header = parts[piece.where]
+                number = row_number(index, piece.row)
+                if number in wanted:
+                    out[number] = (piece.where, piece.row, _as_dict(piece, header))
+                    if len(out) == len(wanted):
+                        break
+        return out
+
+
+    def _json_lines(self, transport: Transport, path: str, wanted: set[int]
+                    ) -> dict[int, tuple[str, int, dict[str, Any]]]:
+        """The wanted lines parsed, counted as the JSON Lines extractor counts them (every
+        line from 1, blank ones too); a line that is not a JSON object stays text."""
+        out: dict[int, tuple[str, int, dict[str, Any]]] = {}
+        last = max(wanted)
+        with transport.open_read(path) as stream:
+            for number in range(1, last + 1):
+                raw = stream.readline(MAX_LINE_BYTES + 1)
+                if not raw:
+                    break
+                if number in wanted:
+                    out[number] = ("", number, _json_row(raw, first=number == 1))
+        return out
+
+
+# ---------------------------------------------------------------------- helpers
+def _json_row(raw: bytes, *, first: bool) -> dict[str, Any]:
+    if first and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    text = raw.decode("utf-8", "replace").strip()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"line": text}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _listing(finding: Finding, entry: Entry, reason: str) -> dict[str, Any]:
+    return {"finding": finding.id, "table": entry.path, "path": entry.path, "size": entry.size,
+            "disclosure_review": True, "reason": reason}
+
+
+def _header(piece: TextPiece) -> list[str] | None:
+    """The part's first row as column names, unless it looks like data (an e-mail, a phone
+    or a number in it: a file without a header row)."""
+    cells = [c.strip() if isinstance(c, str) else "" for c in piece.cells or ()]
+    if not cells or not any(cells):
+        return None
+    for cell in cells:
+        if cell.replace(".", "").replace("-", "").isdigit() or len(cell) > 80:
+            return None
+        if try_normalise("email", cell) or try_normalise("phone", cell):
+            return None
+    return cells
+
+
+def _as_dict(piece: TextPiece, header: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for i, cell in enumerate(piece.cells or ()):
+        name = header[i] if header and i < len(header) and header[i] else f"column {i + 1}"
+        key, n = name, 2
+        while key in out:
+            key, n = f"{name} ({n})", n + 1
+        out[key] = cell
+    return out
+
+
+def _name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def _extractors(context: ConnectorContext) -> list[Extractor | type[Extractor]]:
+    given = list(getattr(context, "extractors", ()) or ())
+    if given:
+        return given
+    from agent.plugins import get_plugin_manager
+
+    return [r.obj for r in get_plugin_manager().registry.all("extractors")]
+
+
+def _plugin_detectors() -> list[Detector]:
+    from agent.plugins import get_plugin_manager
+
+    return [r.obj for r in get_plugin_manager().registry.all("detectors")]
+
+
+def _safe_error(exc: Exception) -> str:
+    from agent.errors import DsrError
+
+    if isinstance(exc, DsrError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__}: {exc.strerror}"
+    return type(exc).__name__

@@ -1,0 +1,125 @@
+"""The files connector's options from a ``[[systems]]`` table, validated up front.
+
+Everything is optional: a share given only its URL is searched whole, every format an
+extractor reads. Errors name the system and the key (``systems.share.extraction.max_depth``).
+Connection settings (``password``, ``key_file``, ``known_hosts``...) belong to the
+transports and are checked by them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.config import SystemConfig
+from agent.errors import ConfigError
+from agent.extractors import ExtractLimits
+from connectors.files.transports import TRANSPORT_KEYS
+
+_OPTIONS = {
+    "include": "glob patterns of paths to search (default: every file)",
+    "exclude": "glob patterns of paths to leave out",
+    "max_file_bytes": "files larger than this are reported, not read (default 1 GiB)",
+    "workers": "files read in parallel, one connection each (default 4 for sftp:// and "
+               "smb://, 1 for file://)",
+    "file_timeout": "seconds one file may take before it is reported (default 120)",
+    "extraction": "limits on archives and text: { max_depth, max_members, "
+                  "max_expanded_bytes, max_ratio, max_text_chars }",
+}
+_EXTRACTION = {
+    "max_depth": (0, 32),
+    "max_members": (1, 10_000_000),
+    "max_expanded_bytes": (1, 1 << 50),
+    "max_ratio": (1, 100_000),
+    "max_text_chars": (1, 1 << 40),
+}
+
+
+@dataclass
+class FilesOptions:
+    system: str
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_file_bytes: int = 1 << 30
+    workers: int = 4
+    file_timeout: float = 120.0
+    limits: ExtractLimits = field(default_factory=ExtractLimits)
+
+    def key(self, *parts: str) -> str:
+        return ".".join(("systems", self.system, *parts))
+
+    def error(self, message: str, *parts: str) -> ConfigError:
+        return ConfigError(f"system {self.system!r}: {message}", key=self.key(*parts))
+
+    def wanted(self, path: str) -> bool:
+        """Whether ``path`` (relative to the root) is searched under include/exclude."""
+        if self.include and not any(_glob(path, p) for p in self.include):
+            return False
+        return not any(_glob(path, p) for p in self.exclude)
+
+
+def _glob(path: str, pattern: str) -> bool:
+    """Case-insensitive (Windows shares are); a pattern without ``/`` may match the file
+    name alone, one with ``/`` matches the whole path (``*`` crosses folders)."""
+    path, pattern = path.lower(), pattern.lower().lstrip("/")
+    if fnmatch.fnmatchcase(path, pattern):
+        return True
+    if pattern.endswith("/") and path.startswith(pattern):
+        return True  # "archive/" means the folder and everything in it
+    return "/" not in pattern and fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern)
+
+
+def parse_options(system: SystemConfig) -> FilesOptions:
+    opts = FilesOptions(system=system.name)
+    raw = dict(system.options)
+    unknown = sorted(set(raw) - set(_OPTIONS) - TRANSPORT_KEYS)
+    if unknown:
+        raise opts.error(f"unknown option(s) {unknown}; the files connector knows "
+                         f"{sorted(_OPTIONS)} and the connection settings "
+                         f"{sorted(TRANSPORT_KEYS)}", unknown[0])
+    opts.include = tuple(_text_list(opts, raw.get("include", []), "include"))
+    opts.exclude = tuple(_text_list(opts, raw.get("exclude", []), "exclude"))
+    opts.max_file_bytes = int(_number(opts, raw.get("max_file_bytes", opts.max_file_bytes),
+                                      1, 1 << 50, "max_file_bytes", whole=True))
+    # Reading a local disk is CPU-bound Python work, which threads only slow down; a
+    # server's latency is what parallel connections hide.
+    default_workers = 1 if system.url.lower().startswith("file:") else 4
+    opts.workers = int(_number(opts, raw.get("workers", default_workers), 1, 64, "workers",
+                               whole=True))
+    opts.file_timeout = _number(opts, raw.get("file_timeout", opts.file_timeout), 0.001, 86_400,
+                                "file_timeout")
+    extraction = raw.get("extraction", {})
+    if not isinstance(extraction, Mapping):
+        raise opts.error("must be a table: extraction = { max_depth = 4, ... }", "extraction")
+    unknown = sorted(set(extraction) - set(_EXTRACTION))
+    if unknown:
+        raise opts.error(f"unknown limit(s) {unknown}; known: {sorted(_EXTRACTION)}",
+                         "extraction", unknown[0])
+    limits: dict[str, Any] = {"max_seconds": opts.file_timeout}
+    for name, (low, high) in _EXTRACTION.items():
+        if name in extraction:
+            limits[name] = int(_number(opts, extraction[name], low, high, "extraction", name,
+                                       whole=True))
+    opts.limits = ExtractLimits(**limits)
+    return opts
+
+
+def _text_list(opts: FilesOptions, value: Any, *path: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise opts.error("must be a glob pattern or a list of them", *path)
+    return [v.strip() for v in value]
+
+
+def _number(opts: FilesOptions, value: Any, low: float, high: float, *path: str,
+            whole: bool = False) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok and whole:
+        ok = float(value).is_integer()
+    if not ok or not low <= value <= high:
+        kind = "a whole number" if whole else "a number"
+        raise opts.error(f"must be {kind} from {low:g} to {high:g}", *path)
+    return float(value)
