@@ -28,8 +28,8 @@ log = get_logger("dsr.executor")
 # Connector methods in the order a system's items run: corrections and markers first,
 # erasure last (after it the records are gone).
 _METHOD_ORDER = ("rectify", "restrict", "suppress", "erase")
-_METHOD_OF = {"delete": "erase", "anonymise": "erase", "suppress": "suppress",
-              "restrict": "restrict", "rectify": "rectify"}
+_METHOD_OF = {"delete": "erase", "anonymise": "erase", "quarantine": "erase",
+              "suppress": "suppress", "restrict": "restrict", "rectify": "rectify"}
 
 
 @dataclass

@@ -73,6 +73,8 @@ def _item(ctx: PlanContext, finding: Finding, anchors: Mapping[str, date]) -> Pl
         strength=finding.strength, matched=sorted(finding.matched),
         categories=sorted(finding.categories), rows=finding.rows,
         included=finding.strength == "strong")
+    if mapping is not None and mapping.whole_document:
+        item.notes["whole_document"] = True  # the file is about one person: delete it whole
     connector = ctx.connector(finding.system)
     can = connector.actions_for(finding) if connector is not None else frozenset()
     wanted, reason = _wanted(ctx, item, mapping, anchors)
@@ -143,6 +145,10 @@ def _settle(item: PlanItem, wanted: str, reason: str, can: frozenset[str]) -> No
     if wanted == "delete" and "anonymise" in can:
         item.action = "anonymise"
         item.reason = f"{reason} (this system cannot delete the record: anonymised)"
+    elif wanted in ("delete", "anonymise") and "quarantine" in can:
+        item.action = "quarantine"
+        item.reason = (f"{reason}; this file cannot be rewritten here: moved to the "
+                       "quarantine folder, out of use, until a person decides")
     elif wanted in ("delete", "anonymise") and "beyond_use" in can:
         # a backup or locked copy the connector cannot rewrite (policy.toml backup mode)
         item.action = "beyond_use"

@@ -22,7 +22,8 @@ ACTIONS: dict[str, str] = {
     "retain": "keep, under a named legal basis, until a date or a condition ends",
     "beyond_use": "cannot be rewritten (backup, locked object): kept until expiry, never "
                   "used, erasure re-applied after a restore",
-    "quarantine": "move out of use pending a person's decision",
+    "quarantine": "move to the system's quarantine folder: out of use, kept until a date, "
+                  "not deleted",
     "rectify": "correct named fields",
     "export": "copy into the access or portability export",
     "manual": "a person must act (named system or place) and sign off",
@@ -33,11 +34,11 @@ Action = Literal["delete", "anonymise", "suppress", "restrict", "retain", "beyon
 
 # Actions a connector carries out, and the connector method that does each.
 CONNECTOR_ACTIONS: dict[str, str] = {
-    "delete": "erase", "anonymise": "erase", "suppress": "suppress", "restrict": "restrict",
-    "rectify": "rectify", "export": "read",
+    "delete": "erase", "anonymise": "erase", "quarantine": "erase", "suppress": "suppress",
+    "restrict": "restrict", "rectify": "rectify", "export": "read",
 }
 # Actions a person completes with `dsr request signoff`.
-SIGNOFF_ACTIONS = frozenset({"manual", "notify", "quarantine"})
+SIGNOFF_ACTIONS = frozenset({"manual", "notify"})
 # Actions that change nothing and need no step at run time.
 PASSIVE_ACTIONS = frozenset({"retain", "beyond_use"})
 

@@ -309,7 +309,7 @@ class Workflow:
             return {"method": "connector read-back", "residual": {}, "failed_systems": []}
         result = self._search(request, actor, secrets, reason="verify")
         kept = {i.id for i in items if not i.included or i.action in PASSIVE_ACTIONS
-                or i.action in SIGNOFF_ACTIONS}
+                or i.action in SIGNOFF_ACTIONS or i.action == "quarantine"}
         residual: dict[str, int] = {}
         for finding in result.findings:
             if finding.id not in kept:
@@ -354,8 +354,8 @@ class Workflow:
         if item is None:
             raise RequestError(f"no item {item_id!r} in plan {view.plan['id']}")
         if item.action not in SIGNOFF_ACTIONS:
-            raise RequestError(f"item {item_id} is {item.action}: only manual, notify and "
-                               "quarantine items are signed off")
+            raise RequestError(f"item {item_id} is {item.action}: only manual and notify "
+                               "items are signed off")
         if view.request.status not in ("approved", "executing", "awaiting_signoff",
                                        "partially_completed"):
             raise RequestError(f"request {request_id} is {view.request.status}: sign-off "

@@ -348,7 +348,7 @@ def test_manual_items_block_completion_until_signed_off(tmp_path):
     assert "cctv:manual:search" in result.summary["signoffs_pending"]
     plan_systems = {s["name"] for s in workflow.view(request.id).plan["systems"]}
     assert plan_systems == {"crm"}  # the manual system was never "searched"
-    with pytest.raises(RequestError, match="only manual, notify and quarantine"):
+    with pytest.raises(RequestError, match="only manual and notify"):
         workflow.signoff(request.id, "crm:prospects:2", by="dpo", note=None)
     for item in result.summary["signoffs_pending"]:
         assert workflow.get(request.id).status == "awaiting_signoff"
