@@ -77,6 +77,9 @@ def _item(ctx: PlanContext, finding: Finding, anchors: Mapping[str, date]) -> Pl
         item.notes["whole_document"] = True  # the file is about one person: delete it whole
     connector = ctx.connector(finding.system)
     can = connector.actions_for(finding) if connector is not None else frozenset()
+    if item.notes.get("whole_document") and connector is not None \
+            and "erase" in connector.capabilities:
+        can = can | {"delete"}  # a file about one person is deleted whole, any format
     wanted, reason = _wanted(ctx, item, mapping, anchors)
     _settle(item, wanted, reason, can)
     if not item.included:

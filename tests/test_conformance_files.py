@@ -3,8 +3,9 @@
 
 Jane Doe (jane.doe@example.com) is the subject: a row of a contacts list and a letter. The
 look-alike is another Jane Doe (jane.doe@example.co.uk) with a list and a letter of her
-own; her row is a same-name row the subject's search must drop. Erasure is not declared
-yet, so the erase, suppress, restrict and rectify checks are listed as not applicable.
+own; her row is a same-name row the subject's search must drop. Erasure runs for real: the subject's
+row leaves the list (the other rows stay byte for byte) and the letter is redacted; suppress,
+restrict and rectify are not declared, so their checks are listed as not applicable.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def dsr_seed(request: pytest.FixtureRequest, make_share: Callable[..., Share]) -
                 "name,email,phone\n"
                 "Jane Doe,jane.doe@example.co.uk,07700 900222\n")
     share.write("letters/2024-03-01.txt",
-                "Dear Jane Doe,\nwe write to jane.doe@example.com about your contract.\n")
+                # no full name here: the look-alike would match it weakly, and erasure
+                # redacts the subject's name from their letter (a change to her state)
+                "Dear Ms Doe,\nwe write to jane.doe@example.com about your contract.\n")
     share.write("letters/2024-04-02.txt",
                 "Dear customer,\nwe write to jane.doe@example.co.uk about your order.\n")
     return Seed(

@@ -27,6 +27,8 @@ from agent.extraction import Extraction
 from agent.extractors import HEAD_BYTES, Extractor, TextPiece
 from agent.identifiers import try_normalise
 from agent.models import Finding, Subject
+from agent.plans import Outcome, PlanItem
+from connectors.files.erase import Eraser, Memory, kind_of
 from connectors.files.findings import container_of, file_findings
 from connectors.files.matcher import Matcher
 from connectors.files.options import FilesOptions, parse_options
@@ -58,7 +60,8 @@ class FilesConnector(BaseConnector):
     description: ClassVar[str] = ("file shares: a mounted folder (file://), SFTP (sftp://) or "
                                   "SMB (smb://); every format an extractor reads")
     url_schemes: ClassVar[tuple[str, ...]] = ("file", "sftp", "smb")
-    capabilities: ClassVar[frozenset[str]] = frozenset({"check", "discover", "search", "read"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"check", "discover", "search", "read",
+                                                        "erase"})
 
     def __init__(self, system: SystemConfig, context: ConnectorContext | None = None) -> None:
         super().__init__(system, context)
@@ -69,6 +72,8 @@ class FilesConnector(BaseConnector):
         self._roles: RoleCache = {}  # column roles by header text, shared by all files
         # path -> (size, mtime) as the last search read it (read() refuses changed files)
         self._seen: dict[str, tuple[int, float]] = {}
+        # finding id -> the subject matched there (erase() needs the values; plans hold none)
+        self._memory = Memory()
 
     def _connect(self) -> Transport:
         from connectors.files.transports import open_transport
@@ -155,7 +160,10 @@ class FilesConnector(BaseConnector):
                 report.partial += hits.partial
                 if hits:
                     self._remember(entry)
-                    findings += file_findings(self.system.name, hits, by_ref)
+                    found = file_findings(self.system.name, hits, by_ref)
+                    for finding in found:
+                        self._memory.remember(finding, by_ref[finding.subject or ""], entry)
+                    findings += found
         finally:
             self.last_report = report
         log.info("files.search", system=self.system.name, subjects=len(subjects),
@@ -169,6 +177,42 @@ class FilesConnector(BaseConnector):
             for old in list(self._seen)[:_SEEN_KEPT // 2]:
                 del self._seen[old]
         self._seen[entry.path] = (entry.size, entry.mtime)
+
+    # ------------------------------------------------------------------ erase
+    def actions_for(self, finding: Finding) -> frozenset[str]:
+        """Rows out of tabular files and spans out of text (delete = anonymise there);
+        a file we cannot rewrite only moves to quarantine, where one is configured."""
+        out = {"export"}
+        if kind_of(finding.locator) is not None:
+            out |= {"delete", "anonymise"}
+        elif self.options.quarantine:
+            out.add("quarantine")
+        return frozenset(out)
+
+    def erase(self, plan_items: Sequence[PlanItem]) -> Iterator[Outcome]:
+        items = [i for i in plan_items if i.system == self.system.name]
+        if not items:
+            return
+        transport = self._connect()
+        try:
+            eraser = Eraser(transport, self.options, self._memory, self._rescan)
+            for outcome in eraser.run(items):
+                log.info("files.erase", system=self.system.name, status=outcome.status,
+                         **outcome.counts)
+                yield outcome
+        finally:
+            transport.close()
+
+    def _rescan(self, transport: Transport, path: str, subject: Subject) -> set[str]:
+        """The subject's identifier ids the extractors and the matcher still find in a
+        rewritten file (attachments and archives inside it included)."""
+        matcher = Matcher.build([subject])
+        left: set[str] = set()
+        with transport.open_read(path) as stream:
+            for piece in self.extraction.pieces(stream, _name(path)):
+                text = piece.text or "\t".join(piece.cells or ())
+                left |= matcher.scan(text).get(subject.ref, set())
+        return left
 
     # ------------------------------------------------------------------ read
     def read(self, findings: Sequence[Finding]) -> Iterator[dict[str, Any]]:

@@ -25,6 +25,10 @@ _OPTIONS = {
     "workers": "files read in parallel, one connection each (default 4 for sftp:// and "
                "smb://, 1 for file://)",
     "file_timeout": "seconds one file may take before it is reported (default 120)",
+    "quarantine": "a folder (relative to the root) files are moved to instead of being "
+                  "deleted where they cannot be rewritten; never searched",
+    "quarantine_days": "how long a quarantined file is kept before a person decides "
+                       "(default 90)",
     "extraction": "limits on archives and text: { max_depth, max_members, "
                   "max_expanded_bytes, max_ratio, max_text_chars }",
 }
@@ -46,6 +50,8 @@ class FilesOptions:
     workers: int = 4
     file_timeout: float = 120.0
     limits: ExtractLimits = field(default_factory=ExtractLimits)
+    quarantine: str | None = None  # relative to the root, "/"-separated
+    quarantine_days: int = 90
 
     def key(self, *parts: str) -> str:
         return ".".join(("systems", self.system, *parts))
@@ -55,6 +61,8 @@ class FilesOptions:
 
     def wanted(self, path: str) -> bool:
         """Whether ``path`` (relative to the root) is searched under include/exclude."""
+        if self.quarantine and (path.lower() + "/").startswith(self.quarantine.lower() + "/"):
+            return False  # quarantined files are out of use: never searched again
         if self.include and not any(_glob(path, p) for p in self.include):
             return False
         return not any(_glob(path, p) for p in self.exclude)
@@ -90,6 +98,7 @@ def parse_options(system: SystemConfig) -> FilesOptions:
                                whole=True))
     opts.file_timeout = _number(opts, raw.get("file_timeout", opts.file_timeout), 0.001, 86_400,
                                 "file_timeout")
+    _quarantine(opts, raw)
     extraction = raw.get("extraction", {})
     if not isinstance(extraction, Mapping):
         raise opts.error("must be a table: extraction = { max_depth = 4, ... }", "extraction")
@@ -104,6 +113,24 @@ def parse_options(system: SystemConfig) -> FilesOptions:
                                        whole=True))
     opts.limits = ExtractLimits(**limits)
     return opts
+
+
+def _quarantine(opts: FilesOptions, raw: dict[str, Any]) -> None:
+    from connectors.files.transport import UnsafePath, safe_relative
+
+    folder = raw.get("quarantine")
+    if folder is not None:
+        if not isinstance(folder, str) or not folder.strip():
+            raise opts.error("must be a folder relative to the share root", "quarantine")
+        try:
+            opts.quarantine = safe_relative(folder.strip())
+        except UnsafePath as exc:
+            raise opts.error(str(exc), "quarantine") from None
+        if not opts.quarantine:
+            raise opts.error("must be a folder below the share root, not the root",
+                             "quarantine")
+    opts.quarantine_days = int(_number(opts, raw.get("quarantine_days", 90), 1, 36_500,
+                                       "quarantine_days", whole=True))
 
 
 def _text_list(opts: FilesOptions, value: Any, *path: str) -> list[str]:
