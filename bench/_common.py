@@ -181,3 +181,15 @@ def sample_subjects(url: str, counts: dict[str, int], seed: int,
         engine.dispose()
     rng.shuffle(out)  # the kinds interleaved, as requests arrive
     return out
+
+
+def write_record(name: str, payload: dict[str, Any]) -> Path:
+    """Append the run to bench/out/<name>.jsonl (for benches without a database URL)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{name}.jsonl"
+    record = {"at": datetime.now(UTC).isoformat(timespec="seconds"),
+              "command": " ".join([Path(sys.executable).name, *sys.argv]),
+              "code": code_version(), "machine": machine(), **payload}
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, default=str) + "\n")
+    return path
