@@ -31,7 +31,7 @@ import structlog
 from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS, int64
 
 from agent.errors import ConfigError, ConnectorError
-from connectors.files.transport import Entry, FileUnavailable, Skipped, UnsafePath
+from connectors.files.transport import FileUnavailable, UnsafePath
 from connectors.files.transports import (
     COPY_CHUNK,
     FILE,
@@ -45,8 +45,8 @@ from connectors.files.transports import (
     posix_kind,
     split,
     temp_name,
-    walk_tree,
 )
+from connectors.files.transports.remote import LinkSafeTree
 
 log = structlog.get_logger("connectors.files")
 _REQUEST = 32768  # paramiko's (and most servers') largest single read
@@ -216,8 +216,10 @@ class _Pipelined(io.RawIOBase):
                 super().close()
 
 
-class SftpTransport:
+class SftpTransport(LinkSafeTree):
     scheme = "sftp"
+    LINK = SYMLINK
+    LINK_WORDS = "a symbolic link"
 
     def __init__(self, settings: SftpSettings) -> None:
         self.settings = settings
@@ -359,44 +361,12 @@ class SftpTransport:
                 return None
             raise
 
-    def _check_folder(self, rel: str) -> None:
+    def _stat_node(self, rel: str, name: str) -> Node | None:
         info = self._lstat(rel)
-        kind = posix_kind(info.st_mode) if info else None
-        if kind == SYMLINK:
-            raise UnsafePath("a folder on the path is a symbolic link")
-        if kind != FOLDER:
-            raise FileUnavailable(rel, "not found" if info is None else "not a folder")
-
-    def _node(self, parts: list[str]) -> Node | None:
-        if not parts:
-            return Node("", FOLDER)
-        try:
-            self._checked.verify(parts[:-1])
-        except FileUnavailable as exc:
-            if exc.reason == "not found":
-                return None
-            raise
-        info = self._lstat(join(*parts))
         if info is None:
             return None
-        return Node(parts[-1], posix_kind(info.st_mode), info.st_size or 0,
+        return Node(name, posix_kind(info.st_mode), info.st_size or 0,
                     float(info.st_mtime or 0))
-
-    def _file(self, parts: list[str], missing_ok: bool = False) -> Node | None:
-        """The regular file ``parts`` names; UnsafePath for a link, FileUnavailable else."""
-        rel = join(*parts)
-        if not parts:
-            raise FileUnavailable("", "is a folder")
-        node = self._node(parts)
-        if node is None:
-            if missing_ok:
-                return None
-            raise FileUnavailable(rel, "not found")
-        if node.kind == SYMLINK:
-            raise UnsafePath("a symbolic link is not followed")
-        if node.kind != FILE:
-            raise FileUnavailable(rel, "not a regular file")
-        return node
 
     def _list(self, folder: str) -> list[Node]:
         try:
@@ -413,21 +383,6 @@ class SftpTransport:
         return nodes
 
     # ------------------------------------------------------------------ Transport
-    def walk(self, prefix: str = "") -> Iterator[Entry | Skipped]:
-        parts = split(prefix)
-        try:
-            top = self._node(parts)
-        except FileUnavailable as exc:
-            top = Node("", exc.reason)
-        except UnsafePath:
-            top = Node("", SYMLINK)
-        return walk_tree(join(*parts), top, self._list)
-
-    def stat(self, path: str) -> Entry | None:
-        parts = split(path)
-        node = self._file(parts, missing_ok=True)
-        return None if node is None else Entry(join(*parts), node.size, node.mtime)
-
     def open_read(self, path: str) -> BinaryIO:
         parts = split(path)
         node = self._file(parts)

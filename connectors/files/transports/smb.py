@@ -37,7 +37,7 @@ from smbprotocol.header import NtStatus
 from smbprotocol.open import CreateOptions, FileAttributes, FilePipePrinterAccessMask
 
 from agent.errors import ConnectorError
-from connectors.files.transport import Entry, FileUnavailable, Skipped, UnsafePath
+from connectors.files.transport import FileUnavailable, UnsafePath
 from connectors.files.transports import (
     COPY_CHUNK,
     FILE,
@@ -51,8 +51,8 @@ from connectors.files.transports import (
     join,
     split,
     temp_name,
-    walk_tree,
 )
+from connectors.files.transports.remote import LinkSafeTree
 
 REPARSE = "symbolic link or reparse point"
 _REPARSE = FileAttributes.FILE_ATTRIBUTE_REPARSE_POINT
@@ -105,8 +105,10 @@ def _kind(attributes: int) -> str:
     return FILE
 
 
-class SmbTransport:
+class SmbTransport(LinkSafeTree):
     scheme = "smb"
+    LINK = REPARSE
+    LINK_WORDS = "a symbolic link or reparse point"
 
     def __init__(self, settings: SmbSettings) -> None:
         self.settings = settings
@@ -221,45 +223,13 @@ class SmbTransport:
                 return None
             raise
 
-    def _check_folder(self, rel: str) -> None:
+    def _stat_node(self, rel: str, name: str) -> Node | None:
         info = self._lstat(rel)
-        kind = _kind(info.st_file_attributes) if info else None
-        if kind == REPARSE:
-            raise UnsafePath("a folder on the path is a symbolic link or reparse point")
-        if kind != FOLDER:
-            raise FileUnavailable(rel, "not found" if info is None else "not a folder")
-
-    def _node(self, parts: list[str]) -> Node | None:
-        if not parts:
-            return Node("", FOLDER)
-        try:
-            self._checked.verify(parts[:-1])
-        except FileUnavailable as exc:
-            if exc.reason == "not found":
-                return None
-            raise
-        info = self._lstat(join(*parts))
         if info is None:
             return None
         # whole microseconds, as listings give them
-        return Node(parts[-1], _kind(info.st_file_attributes), info.st_size,
+        return Node(name, _kind(info.st_file_attributes), info.st_size,
                     info.st_mtime_ns // 1000 / 1e6)
-
-    def _file(self, parts: list[str], missing_ok: bool = False) -> Node | None:
-        rel = join(*parts)
-        if not parts:
-            raise FileUnavailable("", "is a folder")
-        node = self._node(parts)
-        if node is None:
-            if missing_ok:
-                return None
-            raise FileUnavailable(rel, "not found")
-        if node.kind == REPARSE:
-            raise UnsafePath("a symbolic link or reparse point is not followed")
-        if node.kind != FILE:
-            raise FileUnavailable(rel, "not a regular file" if node.kind == FOLDER
-                                  else node.kind)
-        return node
 
     def _list(self, folder: str) -> list[Node]:
         nodes: list[Node] = []
@@ -274,21 +244,6 @@ class SmbTransport:
         return nodes
 
     # ------------------------------------------------------------------ Transport
-    def walk(self, prefix: str = "") -> Iterator[Entry | Skipped]:
-        parts = split(prefix)
-        try:
-            top = self._node(parts)
-        except FileUnavailable as exc:
-            top = Node("", exc.reason)
-        except UnsafePath:
-            top = Node("", REPARSE)
-        return walk_tree(join(*parts), top, self._list)
-
-    def stat(self, path: str) -> Entry | None:
-        parts = split(path)
-        node = self._file(parts, missing_ok=True)
-        return None if node is None else Entry(join(*parts), node.size, node.mtime)
-
     def open_read(self, path: str) -> BinaryIO:
         parts = split(path)
         if not parts:

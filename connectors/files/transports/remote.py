@@ -1,0 +1,86 @@
+"""What the SFTP and SMB transports share: resolving a path one checked folder at a time,
+never through a link, and the walk and stat built on that.
+
+A subclass gives ``_stat_node`` (one lstat as a Node, None when not found), ``_list``
+(one folder's listing as Nodes), ``LINK`` (the kind it reports links as) and
+``LINK_WORDS`` (how an error names one); ``_checked`` is its CheckedFolders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from connectors.files.transport import Entry, FileUnavailable, Skipped, UnsafePath
+from connectors.files.transports import (
+    FILE,
+    FOLDER,
+    CheckedFolders,
+    Node,
+    join,
+    split,
+    walk_tree,
+)
+
+
+class LinkSafeTree:
+    LINK: ClassVar[str]
+    LINK_WORDS: ClassVar[str]
+    _checked: CheckedFolders
+
+    def _stat_node(self, rel: str, name: str) -> Node | None:
+        raise NotImplementedError
+
+    def _list(self, folder: str) -> list[Node]:
+        raise NotImplementedError
+
+    def _check_folder(self, rel: str) -> None:
+        node = self._stat_node(rel, rel.rpartition("/")[2])
+        kind = node.kind if node else None
+        if kind == self.LINK:
+            raise UnsafePath(f"a folder on the path is {self.LINK_WORDS}")
+        if kind != FOLDER:
+            raise FileUnavailable(rel, "not found" if node is None else "not a folder")
+
+    def _node(self, parts: list[str]) -> Node | None:
+        if not parts:
+            return Node("", FOLDER)
+        try:
+            self._checked.verify(parts[:-1])
+        except FileUnavailable as exc:
+            if exc.reason == "not found":
+                return None
+            raise
+        return self._stat_node(join(*parts), parts[-1])
+
+    def _file(self, parts: list[str], missing_ok: bool = False) -> Node | None:
+        """The regular file ``parts`` names; UnsafePath for a link, FileUnavailable else."""
+        rel = join(*parts)
+        if not parts:
+            raise FileUnavailable("", "is a folder")
+        node = self._node(parts)
+        if node is None:
+            if missing_ok:
+                return None
+            raise FileUnavailable(rel, "not found")
+        if node.kind == self.LINK:
+            raise UnsafePath(f"{self.LINK_WORDS} is not followed")
+        if node.kind != FILE:
+            raise FileUnavailable(rel, "not a regular file" if node.kind == FOLDER
+                                  else node.kind)
+        return node
+
+    def walk(self, prefix: str = "") -> Iterator[Entry | Skipped]:
+        parts = split(prefix)
+        try:
+            top = self._node(parts)
+        except FileUnavailable as exc:
+            top = Node("", exc.reason)
+        except UnsafePath:
+            top = Node("", self.LINK)
+        return walk_tree(join(*parts), top, self._list)
+
+    def stat(self, path: str) -> Entry | None:
+        parts = split(path)
+        node = self._file(parts, missing_ok=True)
+        return None if node is None else Entry(join(*parts), node.size, node.mtime)
