@@ -2,13 +2,15 @@
 never through a link, and the walk and stat built on that.
 
 A subclass gives ``_stat_node`` (one lstat as a Node, None when not found), ``_list``
-(one folder's listing as Nodes), ``LINK`` (the kind it reports links as) and
-``LINK_WORDS`` (how an error names one); ``_checked`` is its CheckedFolders.
+(one folder's listing as Nodes), ``_io`` (its error translation around one call), the
+primitives ``_remove``, ``_rename`` and ``_mkdir``, ``LINK`` (the kind it reports links
+as) and ``LINK_WORDS`` (how an error names one); ``_checked`` is its CheckedFolders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import ClassVar
 
 from connectors.files.transport import Entry, FileUnavailable, Skipped, UnsafePath
@@ -32,6 +34,18 @@ class LinkSafeTree:
         raise NotImplementedError
 
     def _list(self, folder: str) -> list[Node]:
+        raise NotImplementedError
+
+    def _io(self, rel: str) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def _remove(self, rel: str) -> None:
+        raise NotImplementedError
+
+    def _rename(self, source: str, target: str) -> None:
+        raise NotImplementedError
+
+    def _mkdir(self, rel: str) -> None:
         raise NotImplementedError
 
     def _check_folder(self, rel: str) -> None:
@@ -84,3 +98,41 @@ class LinkSafeTree:
         parts = split(path)
         node = self._file(parts, missing_ok=True)
         return None if node is None else Entry(join(*parts), node.size, node.mtime)
+
+    def delete(self, path: str) -> bool:
+        parts = split(path)
+        if self._file(parts, missing_ok=True) is None:
+            return False
+        rel = join(*parts)
+        try:
+            with self._io(rel):
+                self._remove(rel)
+        except FileUnavailable as exc:
+            if exc.reason == "not found":
+                return False
+            raise
+        return True
+
+    def move(self, path: str, target: str) -> None:
+        source, dest = split(path), split(target)
+        self._file(source)
+        if not dest:
+            raise FileUnavailable("", "is a folder")
+        self._make_folders(dest[:-1])
+        if self._stat_node(join(*dest), dest[-1]) is not None:
+            raise FileUnavailable(join(*dest), "already exists")
+        with self._io(join(*source)):
+            self._rename(join(*source), join(*dest))
+
+    def _make_folders(self, parts: list[str]) -> None:
+        for depth in range(1, len(parts) + 1):
+            folder = join(*parts[:depth])
+            node = self._stat_node(folder, parts[depth - 1])
+            if node is None:
+                with self._io(folder):
+                    self._mkdir(folder)
+            elif node.kind == self.LINK:
+                raise UnsafePath(f"a folder on the path is {self.LINK_WORDS}")
+            elif node.kind != FOLDER:
+                raise FileUnavailable(folder, "not a folder")
+            self._checked.add(folder)

@@ -457,44 +457,15 @@ class SftpTransport(LinkSafeTree):
                     raise
             self._sftp.rename(temp, target)
 
-    def delete(self, path: str) -> bool:
-        parts = split(path)
-        if self._file(parts, missing_ok=True) is None:
-            return False
-        rel = join(*parts)
-        try:
-            with self._io(rel):
-                self._sftp.remove(self._full(rel))
-        except FileUnavailable as exc:
-            if exc.reason == "not found":
-                return False
-            raise
-        return True
+    def _remove(self, rel: str) -> None:
+        self._sftp.remove(self._full(rel))
 
-    def move(self, path: str, target: str) -> None:
-        source, dest = split(path), split(target)
-        self._file(source)
-        if not dest:
-            raise FileUnavailable("", "is a folder")
-        self._make_folders(dest[:-1])
-        if self._lstat(join(*dest)) is not None:
-            raise FileUnavailable(join(*dest), "already exists")
-        with self._io(join(*source)):
-            # plain SFTP rename refuses an existing target (OpenSSH links, then unlinks)
-            self._sftp.rename(self._full(join(*source)), self._full(join(*dest)))
+    def _rename(self, source: str, target: str) -> None:
+        # plain SFTP rename refuses an existing target (OpenSSH links, then unlinks)
+        self._sftp.rename(self._full(source), self._full(target))
 
-    def _make_folders(self, parts: list[str]) -> None:
-        for depth in range(1, len(parts) + 1):
-            folder = join(*parts[:depth])
-            info = self._lstat(folder)
-            if info is None:
-                with self._io(folder):
-                    self._sftp.mkdir(self._full(folder))
-            elif posix_kind(info.st_mode) == SYMLINK:
-                raise UnsafePath("a folder on the path is a symbolic link")
-            elif posix_kind(info.st_mode) != FOLDER:
-                raise FileUnavailable(folder, "not a folder")
-            self._checked.add(folder)
+    def _mkdir(self, rel: str) -> None:
+        self._sftp.mkdir(self._full(rel))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -326,43 +326,14 @@ class SmbTransport(LinkSafeTree):
             with SMBFileTransaction(raw) as transaction:
                 set_info(transaction, rename)
 
-    def delete(self, path: str) -> bool:
-        parts = split(path)
-        if self._file(parts, missing_ok=True) is None:
-            return False
-        rel = join(*parts)
-        try:
-            with self._io(rel):
-                smbclient.remove(self._unc(rel), **self._kw)
-        except FileUnavailable as exc:
-            if exc.reason == "not found":
-                return False
-            raise
-        return True
+    def _remove(self, rel: str) -> None:
+        smbclient.remove(self._unc(rel), **self._kw)
 
-    def move(self, path: str, target: str) -> None:
-        source, dest = split(path), split(target)
-        self._file(source)
-        if not dest:
-            raise FileUnavailable("", "is a folder")
-        self._make_folders(dest[:-1])
-        if self._lstat(join(*dest)) is not None:
-            raise FileUnavailable(join(*dest), "already exists")
-        with self._io(join(*source)):
-            smbclient.rename(self._unc(join(*source)), self._unc(join(*dest)), **self._kw)
+    def _rename(self, source: str, target: str) -> None:
+        smbclient.rename(self._unc(source), self._unc(target), **self._kw)
 
-    def _make_folders(self, parts: list[str]) -> None:
-        for depth in range(1, len(parts) + 1):
-            folder = join(*parts[:depth])
-            info = self._lstat(folder)
-            if info is None:
-                with self._io(folder):
-                    smbclient.mkdir(self._unc(folder), **self._kw)
-            elif _kind(info.st_file_attributes) == REPARSE:
-                raise UnsafePath("a folder on the path is a symbolic link or reparse point")
-            elif _kind(info.st_file_attributes) != FOLDER:
-                raise FileUnavailable(folder, "not a folder")
-            self._checked.add(folder)
+    def _mkdir(self, rel: str) -> None:
+        smbclient.mkdir(self._unc(rel), **self._kw)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
