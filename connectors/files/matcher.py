@@ -53,6 +53,8 @@ class Matcher:
     # identifiers left out of the text search (scoped database keys, too-short ids)
     left_out: int = 0
     _automaton: ahocorasick_rs.AhoCorasick | None = None
+    # the same patterns over bytes: twice as fast, used for ASCII text (same offsets)
+    _bytes_automaton: ahocorasick_rs.BytesAhoCorasick | None = None
 
     @classmethod
     def build(cls, subjects: Sequence[Subject]) -> Matcher:
@@ -72,6 +74,9 @@ class Matcher:
         if matcher.patterns:
             matcher._automaton = ahocorasick_rs.AhoCorasick(
                 matcher.patterns, matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
+            matcher._bytes_automaton = ahocorasick_rs.BytesAhoCorasick(
+                [p.encode("utf-8") for p in matcher.patterns],
+                matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
         return matcher
 
     def __bool__(self) -> bool:
@@ -109,9 +114,14 @@ class Matcher:
         return len(self._hits(text.lower()))
 
     def _hits(self, lowered: str) -> list[tuple[int, int]]:
-        assert self._automaton is not None
+        assert self._automaton is not None and self._bytes_automaton is not None
+        if lowered.isascii():
+            matches = self._bytes_automaton.find_matches_as_indexes(
+                lowered.encode("ascii"), overlapping=True)
+        else:
+            matches = self._automaton.find_matches_as_indexes(lowered, overlapping=True)
         out = []
-        for _, start, end in self._automaton.find_matches_as_indexes(lowered, overlapping=True):
+        for _, start, end in matches:
             if _on_boundaries(lowered, start, end):
                 out.append((start, end))
         return out
