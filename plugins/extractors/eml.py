@@ -61,6 +61,9 @@ class EmlExtractor(Extractor):
 def looks_like_mail(head: bytes) -> bool:
     """Header lines from the first line to a blank one, at least two, one of them a mail
     header (From, Received, MIME-Version, Return-Path, Delivered-To, Message-ID)."""
+    first = head[:1000].split(b"\n", 1)[0].rstrip(b"\r")
+    if not (first.startswith(b"From ") or _HEADER_LINE.match(first)):
+        return False  # most files: decided on the first line, without splitting the head
     block = head.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
     lines = [line for line in block.split(b"\n") if line and not line[:1].isspace()]
     if lines and lines[0].startswith(b"From "):  # an mbox separator line
