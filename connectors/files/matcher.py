@@ -109,6 +109,16 @@ class Matcher:
             if end == len(text):
                 break
 
+    def hit_spans(self, text: str) -> list[tuple[int, int]] | None:
+        """Boundary-checked prefilter hits in ``text`` as offsets into it; None when
+        lower-casing changes the text's length (rare letters), so offsets would not map."""
+        if self._automaton is None or not text:
+            return []
+        lowered = text.lower()
+        if len(lowered) != len(text):
+            return None
+        return self._hits(lowered)
+
     def prefilter_hits(self, text: str) -> int:
         """How many boundary-checked prefilter hits ``text`` has (for measurements)."""
         return len(self._hits(text.lower()))

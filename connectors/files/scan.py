@@ -13,6 +13,7 @@ yields them, which is the order of the workbook, so the numbers are stable acros
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -161,34 +162,77 @@ def _holder(names: dict[str, str]) -> str | None:
         return None
 
 
+# Rows are prefiltered in blocks: one automaton call for many rows, so a row that mentions
+# nobody costs a join, not a call (per-row calls dominated tabular files' time).
+ROW_BLOCK = 512
+ROW_BLOCK_CHARS = 1 << 18
+
+
 def scan_pieces(pieces: Iterable[TextPiece], matcher: Matcher, reader: TableReader,
                 hits: FileHits) -> FileHits:
     """Run every piece through the matcher once, collecting evidence into ``hits``."""
     tail = ""  # the end of the previous prose piece, for a writing cut between two pieces
     tail_at: tuple[str, int] | None = None
+    rows: list[TextPiece] = []
+    size = 0
     for piece in pieces:
         hits.pieces += 1
         if piece.row is not None:
-            candidate = _row(piece, matcher, reader, hits)
+            reader.part(piece)  # in order: a part's first row is its header
+            rows.append(piece)
+            size += len(piece.text or "") + 1
+            if len(rows) >= ROW_BLOCK or size >= ROW_BLOCK_CHARS:
+                _rows(rows, matcher, reader, hits)
+                rows, size = [], 0
             tail, tail_at = "", None
-        else:
-            hits.tabular = False
-            text = piece.text or ""
-            if tail and tail_at == (piece.where, piece.offset):
-                text = tail + text
-            found, candidate = matcher.search(text)
-            for ref, ids in found.items():
-                hits.prose.setdefault(ref, set()).update(ids)
-            tail = _tail(piece.text or "")
-            tail_at = (piece.where, piece.offset + len(piece.text or ""))
+            continue
+        if rows:
+            _rows(rows, matcher, reader, hits)
+            rows, size = [], 0
+        hits.tabular = False
+        text = piece.text or ""
+        if tail and tail_at == (piece.where, piece.offset):
+            text = tail + text
+        found, candidate = matcher.search(text)
+        for ref, ids in found.items():
+            hits.prose.setdefault(ref, set()).update(ids)
+        tail = _tail(piece.text or "")
+        tail_at = (piece.where, piece.offset + len(piece.text or ""))
         hits.candidates += candidate
+    if rows:
+        _rows(rows, matcher, reader, hits)
     return hits
+
+
+def _rows(rows: list[TextPiece], matcher: Matcher, reader: TableReader,
+          hits: FileHits) -> None:
+    """A block of rows: one prefilter pass over them joined, then only the rows a hit
+    falls in are confirmed one by one."""
+    texts = [_row_text(piece) for piece in rows]
+    block = "\n".join(texts)
+    spans = matcher.hit_spans(block)
+    if spans is None:  # lower-casing changed the length: offsets would not map back
+        for piece in rows:
+            hits.candidates += _row(piece, matcher, reader, hits)
+        return
+    if not spans:
+        return
+    starts: list[int] = []
+    offset = 0
+    for text in texts:
+        starts.append(offset)
+        offset += len(text) + 1
+    for index in sorted({bisect_right(starts, start) - 1 for start, _ in spans}):
+        hits.candidates += _row(rows[index], matcher, reader, hits)
+
+
+def _row_text(piece: TextPiece) -> str:
+    return piece.text or "\t".join(piece.cells or ())
 
 
 def _row(piece: TextPiece, matcher: Matcher, reader: TableReader, hits: FileHits) -> bool:
     part = reader.part(piece)
-    text = piece.text or "\t".join(piece.cells or ())
-    found, candidate = matcher.search(text)
+    found, candidate = matcher.search(_row_text(piece))
     if not found:
         return candidate
     values, holder = reader.facts(part, piece.cells or ())
