@@ -87,21 +87,23 @@ def several_people(names: Iterable[str]) -> bool:
     return False
 
 
-def _contradicts(subject: Subject, finding: Finding,
-                 statuses: dict[str, IdentifierStatus]) -> bool:
-    """The record carries a strong identifier of a type the subject has, but not theirs."""
-    for kind, values in finding.internal_values.items():
+def contradicts(subject: Subject, values: dict[str, set[str]], holder: str | None,
+                statuses: dict[str, IdentifierStatus] | None = None) -> bool:
+    """A record carries a strong identifier of a type the subject has, but not theirs, or
+    names someone the subject's name cannot be. With ``statuses``, only the subject's
+    strong identifiers count as theirs."""
+    for kind, found in values.items():
         itype = TYPES.get(kind)
-        if itype is None or not itype.strong or not values:
+        if itype is None or not itype.strong or not found:
             continue
-        mine = {i.value for i in subject.identifiers
-                if i.type == kind and statuses.get(i.id) == "strong"}
-        if mine and not (values & mine):
+        mine = {i.value for i in subject.identifiers if i.type == kind
+                and (statuses is None or statuses.get(i.id) == "strong")}
+        if mine and not (found & mine):
             return True
     # A named record about someone else: the subject's name is known and differs.
-    if finding.internal_holder:
+    if holder:
         names = [i.value for i in subject.identifiers if i.type == "name"]
-        if names and not any(names_compatible(finding.internal_holder, n) for n in names):
+        if names and not any(names_compatible(holder, n) for n in names):
             return True
     return False
 
@@ -130,7 +132,8 @@ def attribute(subject: Subject, findings: dict[str, Finding], *, chains: bool = 
         if finding.internal_matched_ids:
             if any(statuses.get(i) == "strong" for i in finding.internal_matched_ids):
                 result = "strong"
-            elif not _contradicts(subject, finding, statuses):
+            elif not contradicts(subject, finding.internal_values, finding.internal_holder,
+                                  statuses):
                 result = "weak"
         if result != "strong" and finding.internal_parent:
             # A row hanging off the person's record is theirs whatever else it matched.

@@ -16,7 +16,8 @@ supplies identity values, so it never expands a search, and a name alone stays w
 
 from __future__ import annotations
 
-from agent.identifiers import TYPES, names_compatible
+from agent import attribution
+from agent.identifiers import TYPES
 from agent.models import Finding, Subject
 from connectors.files.scan import FileHits, RowHit
 
@@ -70,16 +71,5 @@ def _strong(subject: Subject, ids: set[str]) -> bool:
 
 def contradicts(subject: Subject, row: RowHit) -> bool:
     """The row carries a strong identifier of a type the subject has, but not theirs, or
-    names someone the subject's name cannot be."""
-    for kind, values in row.values.items():
-        itype = TYPES.get(kind)
-        if itype is None or not itype.strong or not values:
-            continue
-        mine = {i.value for i in subject.identifiers if i.type == kind}
-        if mine and not (values & mine):
-            return True
-    if row.holder:
-        names = [i.value for i in subject.identifiers if i.type == "name"]
-        if names and not any(names_compatible(row.holder, n) for n in names):
-            return True
-    return False
+    names someone the subject's name cannot be (the core's rule, on one row)."""
+    return attribution.contradicts(subject, row.values, row.holder)

@@ -256,3 +256,13 @@ def row_text(cells: list[str] | tuple[str, ...]) -> str:
     """The scanned text of a row: non-empty cells joined by ", " (a comma keeps two
     numbers in neighbouring cells from reading as one phone number)."""
     return ", ".join(filter(None, cells))
+
+
+def office_sniff(kind: str, extensions: tuple[str, ...], head: bytes, filename: str) -> bool:
+    """An Office Open XML package of ``kind`` (docx, xlsx): by its parts when the head shows
+    them, else by extension unless the content is some other binary format."""
+    found = office_kind(head)
+    if found:
+        return found == kind
+    return filename.lower().endswith(extensions) and (not known_binary(head)
+                                                      or head.startswith(b"PK"))

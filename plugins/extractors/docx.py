@@ -28,7 +28,7 @@ from xml.parsers import expat
 from agent.extraction import part_error
 from agent.extraction import seekable as seekable_stream
 from agent.extractors import ExtractContext, ExtractionError, Extractor, TextPiece
-from plugins.extractors._common import Counted, known_binary, office_kind, open_zip
+from plugins.extractors._common import Counted, office_sniff, open_zip
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _TEXT = {f"{W} t", f"{W} delText", f"{W} instrText", f"{W} delInstrText"}
@@ -49,11 +49,7 @@ class DocxExtractor(Extractor):
 
     @classmethod
     def sniff(cls, head: bytes, filename: str) -> bool:
-        kind = office_kind(head)
-        if kind:
-            return kind == "docx"
-        extension = filename.lower().endswith(cls.extensions)
-        return extension and (not known_binary(head) or head.startswith(b"PK"))
+        return office_sniff("docx", cls.extensions, head, filename)
 
     def extract(self, stream: BinaryIO, filename: str, context: ExtractContext
                 ) -> Iterator[TextPiece]:

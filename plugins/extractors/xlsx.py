@@ -17,7 +17,7 @@ import openpyxl
 
 from agent.extraction import seekable as seekable_stream
 from agent.extractors import ExtractContext, ExtractionError, Extractor, TextPiece
-from plugins.extractors._common import known_binary, office_kind, open_zip, render, row_text
+from plugins.extractors._common import office_sniff, open_zip, render, row_text
 
 # openpyxl warns about features it drops (data validation, conditional formats): noise here.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl(\.|$)")
@@ -31,11 +31,7 @@ class XlsxExtractor(Extractor):
 
     @classmethod
     def sniff(cls, head: bytes, filename: str) -> bool:
-        kind = office_kind(head)
-        if kind:
-            return kind == "xlsx"
-        extension = filename.lower().endswith(cls.extensions)
-        return extension and (not known_binary(head) or head.startswith(b"PK"))
+        return office_sniff("xlsx", cls.extensions, head, filename)
 
     def extract(self, stream: BinaryIO, filename: str, context: ExtractContext
                 ) -> Iterator[TextPiece]:

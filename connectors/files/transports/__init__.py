@@ -362,6 +362,22 @@ def posix_kind(mode: int | None) -> str:
     return SPECIAL
 
 
+def walk_from(prefix: str, node_of: Callable[[list[str]], Node | None],
+              list_folder: Callable[[str], Iterable[Node]], link: str
+              ) -> Iterator[Entry | Skipped]:
+    """``Transport.walk`` for a transport that resolves a path to a Node (``node_of``,
+    never through a link) and lists one folder at a time; ``link`` is the kind it reports
+    links as. The start itself unreadable or a link is one Skipped, not an exception."""
+    parts = split(prefix)
+    try:
+        top = node_of(parts)
+    except FileUnavailable as exc:
+        top = Node("", exc.reason)
+    except UnsafePath:
+        top = Node("", link)
+    return walk_tree(join(*parts), top, list_folder)
+
+
 def walk_tree(prefix: str, top: Node | None,
               list_folder: Callable[[str], Iterable[Node]]) -> Iterator[Entry | Skipped]:
     """Depth first, each folder's names in sorted order, so the output is sorted by path

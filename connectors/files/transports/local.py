@@ -31,7 +31,7 @@ from connectors.files.transports import (
     posix_kind,
     split,
     temp_name,
-    walk_tree,
+    walk_from,
 )
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -141,14 +141,7 @@ class LocalTransport:
 
     # ------------------------------------------------------------------ Transport
     def walk(self, prefix: str = "") -> Iterator[Entry | Skipped]:
-        parts = split(prefix)
-        try:
-            top = self._node(parts)
-        except FileUnavailable as exc:
-            top = Node("", exc.reason)
-        except UnsafePath:
-            top = Node("", SYMLINK)
-        return walk_tree(join(*parts), top, self._list)
+        return walk_from(prefix, self._node, self._list, SYMLINK)
 
     def stat(self, path: str) -> Entry | None:
         parts = split(path)

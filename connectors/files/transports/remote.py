@@ -9,6 +9,7 @@ as) and ``LINK_WORDS`` (how an error names one); ``_checked`` is its CheckedFold
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import ClassVar
@@ -21,32 +22,38 @@ from connectors.files.transports import (
     Node,
     join,
     split,
-    walk_tree,
+    walk_from,
 )
 
 
-class LinkSafeTree:
+class LinkSafeTree(ABC):
     LINK: ClassVar[str]
     LINK_WORDS: ClassVar[str]
     _checked: CheckedFolders
 
+    @abstractmethod
     def _stat_node(self, rel: str, name: str) -> Node | None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _list(self, folder: str) -> list[Node]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _io(self, rel: str) -> AbstractContextManager[None]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _remove(self, rel: str) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _rename(self, source: str, target: str) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _mkdir(self, rel: str) -> None:
-        raise NotImplementedError
+        ...
 
     def _check_folder(self, rel: str) -> None:
         node = self._stat_node(rel, rel.rpartition("/")[2])
@@ -85,14 +92,7 @@ class LinkSafeTree:
         return node
 
     def walk(self, prefix: str = "") -> Iterator[Entry | Skipped]:
-        parts = split(prefix)
-        try:
-            top = self._node(parts)
-        except FileUnavailable as exc:
-            top = Node("", exc.reason)
-        except UnsafePath:
-            top = Node("", self.LINK)
-        return walk_tree(join(*parts), top, self._list)
+        return walk_from(prefix, self._node, self._list, self.LINK)
 
     def stat(self, path: str) -> Entry | None:
         parts = split(path)
