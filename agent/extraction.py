@@ -202,7 +202,8 @@ class _Context:
                 raise _located(f"{_label(piece.where)}: text over the limit of "
                                f"{run.limits.max_text_chars} characters (max_text_chars)")
         run.pieces += 1
-        if run.pieces & 63 == 1:  # the clock every 64 pieces: rows are small and many
+        # the clock every 64 pieces (rows are small and many), and at every large piece
+        if run.pieces & 63 == 1 or len(piece.text) > 65_536:
             run.check_time(self.prefix)
 
 

@@ -162,10 +162,11 @@ def _holder(names: dict[str, str]) -> str | None:
         return None
 
 
-# Rows are prefiltered in blocks: one automaton call for many rows, so a row that mentions
-# nobody costs a join, not a call (per-row calls dominated tabular files' time).
+# Rows (and small prose pieces) are prefiltered in blocks: one automaton call for many, so a
+# row that mentions nobody costs a join, not a call (per-row calls dominated tabular time).
 ROW_BLOCK = 512
 ROW_BLOCK_CHARS = 1 << 18
+SMALL_PIECE = 4096  # prose pieces up to this many characters are prefiltered in blocks too
 
 
 def scan_pieces(pieces: Iterable[TextPiece], matcher: Matcher, reader: TableReader,
@@ -175,6 +176,8 @@ def scan_pieces(pieces: Iterable[TextPiece], matcher: Matcher, reader: TableRead
     tail_at: tuple[str, int] | None = None
     rows: list[TextPiece] = []
     size = 0
+    notes: list[str] = []  # small prose pieces (JSON values, headers), prefiltered together
+    notes_size = 0
     for piece in pieces:
         hits.pieces += 1
         if piece.row is not None:
@@ -186,43 +189,61 @@ def scan_pieces(pieces: Iterable[TextPiece], matcher: Matcher, reader: TableRead
                 rows, size = [], 0
             tail, tail_at = "", None
             continue
-        if rows:
-            _rows(rows, matcher, reader, hits)
-            rows, size = [], 0
         hits.tabular = False
         text = piece.text or ""
         if tail and tail_at == (piece.where, piece.offset):
             text = tail + text
-        found, candidate = matcher.search(text)
-        for ref, ids in found.items():
-            hits.prose.setdefault(ref, set()).update(ids)
         tail = _tail(piece.text or "")
         tail_at = (piece.where, piece.offset + len(piece.text or ""))
-        hits.candidates += candidate
+        if len(text) <= SMALL_PIECE:
+            notes.append(text)
+            notes_size += len(text) + 1
+            if len(notes) >= ROW_BLOCK or notes_size >= ROW_BLOCK_CHARS:
+                _notes(notes, matcher, hits)
+                notes, notes_size = [], 0
+            continue
+        _prose(text, matcher, hits)
     if rows:
         _rows(rows, matcher, reader, hits)
+    if notes:
+        _notes(notes, matcher, hits)
     return hits
+
+
+def _prose(text: str, matcher: Matcher, hits: FileHits) -> None:
+    found, candidate = matcher.search(text)
+    for ref, ids in found.items():
+        hits.prose.setdefault(ref, set()).update(ids)
+    hits.candidates += candidate
+
+
+def _notes(texts: list[str], matcher: Matcher, hits: FileHits) -> None:
+    for index in _hit_indexes(texts, matcher):
+        _prose(texts[index], matcher, hits)
+
+
+def _hit_indexes(texts: list[str], matcher: Matcher) -> Iterable[int]:
+    """Which of ``texts`` the prefilter hits, from one automaton pass over them joined
+    (no pattern holds a newline, so no hit spans two texts)."""
+    block = "\n".join(texts)
+    spans = matcher.hit_spans(block)
+    if spans is None:  # lower-casing changed the length: offsets would not map back
+        return range(len(texts))
+    if not spans:
+        return ()
+    starts: list[int] = []
+    offset = 0
+    for text in texts:
+        starts.append(offset)
+        offset += len(text) + 1
+    return sorted({bisect_right(starts, start) - 1 for start, _ in spans})
 
 
 def _rows(rows: list[TextPiece], matcher: Matcher, reader: TableReader,
           hits: FileHits) -> None:
     """A block of rows: one prefilter pass over them joined, then only the rows a hit
     falls in are confirmed one by one."""
-    texts = [_row_text(piece) for piece in rows]
-    block = "\n".join(texts)
-    spans = matcher.hit_spans(block)
-    if spans is None:  # lower-casing changed the length: offsets would not map back
-        for piece in rows:
-            hits.candidates += _row(piece, matcher, reader, hits)
-        return
-    if not spans:
-        return
-    starts: list[int] = []
-    offset = 0
-    for text in texts:
-        starts.append(offset)
-        offset += len(text) + 1
-    for index in sorted({bisect_right(starts, start) - 1 for start, _ in spans}):
+    for index in _hit_indexes([_row_text(piece) for piece in rows], matcher):
         hits.candidates += _row(rows[index], matcher, reader, hits)
 
 

@@ -167,19 +167,30 @@ def _loads(text: str) -> Any:
 
 def _leaves(value: Any, root: str, *, keys: bool) -> Iterator[tuple[str, str]]:
     """(path, text) of every string/number leaf, in document order, without recursion."""
+    steps: dict[str, tuple[str, bool]] = {}  # key -> (its path step, a data-like key)
     stack: list[tuple[str, Any]] = [(root, value)]
     while stack:
         path, item = stack.pop()
-        if isinstance(item, dict):
+        kind = type(item)
+        if kind is str:
+            yield path, item
+        elif kind is dict:
             children = []
             for key, child in item.items():
-                child_path = f"{path}.{key}" if _PLAIN_KEY.fullmatch(key) else \
-                    f"{path}[{json.dumps(key, ensure_ascii=False)}]"
+                step = steps.get(key)
+                if step is None:  # records repeat their keys: work each one out once
+                    step = (f".{key}" if _PLAIN_KEY.fullmatch(key) else
+                            f"[{json.dumps(key, ensure_ascii=False)}]",
+                            bool(_DATA_KEY.search(key)))
+                    if len(steps) < 10_000:
+                        steps[key] = step
+                child_path = path + step[0]
                 children.append((child_path, child))
-                if keys and _DATA_KEY.search(key):
+                if keys and step[1]:
                     children.append((f"{child_path}#key", key))
-            stack.extend(reversed(children))
-        elif isinstance(item, list):
-            stack.extend(reversed([(f"{path}[{i}]", c) for i, c in enumerate(item)]))
-        elif isinstance(item, str):
-            yield path, item
+            children.reverse()
+            stack += children
+        elif kind is list:
+            children = [(f"{path}[{i}]", c) for i, c in enumerate(item)]
+            children.reverse()
+            stack += children
