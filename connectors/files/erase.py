@@ -1,5 +1,6 @@
 """Erasure on a file share: rows out of tabular files, spans out of text, whole files deleted
-or moved to quarantine, each rewrite atomic and verified over the raw bytes written.
+or moved to quarantine, each rewrite atomic and verified over the raw bytes written (a
+Parquet file, compressed, by extracting it again: see ``_verify_rows_extracted``).
 
 Plan items carry no identifier values, so the connector keeps, per finding id, the subject
 its last search matched there (``Memory``): erasure only works in the process that searched
@@ -23,7 +24,7 @@ from agent.errors import ConnectorError
 from agent.identifiers import TYPES, name_parts
 from agent.models import Finding, Subject
 from agent.plans import Outcome, PlanItem
-from connectors.files import rewrite, rewrite_eml, rewrite_office
+from connectors.files import rewrite, rewrite_eml, rewrite_office, rewrite_parquet
 from connectors.files.matcher import Matcher, patterns_for
 from connectors.files.options import FilesOptions
 from connectors.files.sweep import extension
@@ -34,7 +35,8 @@ DELIMITED = {"csv": ",", "tsv": "\t", "tab": "\t"}
 JSON_LINES = {"jsonl", "ndjson"}
 TEXT = {"txt", "md", "log", "text"}
 PACKAGES = {"docx", "xlsx"}  # verified part by part, unzipped
-TABULAR = set(DELIMITED) | JSON_LINES | {"xlsx"}
+PARQUET = {"parquet", "parq", "pqt"}  # verified by extracting it again (compressed)
+TABULAR = set(DELIMITED) | JSON_LINES | PARQUET | {"xlsx"}
 REDACTABLE = TEXT | {"docx", "eml"}
 MTIME_SLACK = 0.001
 _MEMORY_KEPT = 200_000
@@ -228,12 +230,18 @@ class Eraser:
             elif ext in DELIMITED:
                 delimiter = self._delimiter(path)
                 result = rewrite.remove_delimited(stream, delimiter, remove)
+            elif ext in PARQUET:
+                result = rewrite_parquet.remove_parquet_rows(stream, remove)
             else:
                 result = rewrite.remove_lines(stream, remove, _line_cells)
         if not result.count:
+            result.data.close()
             return Outcome(item.id, "absent", "none of the subject's rows are left")
         self._replace(path, result.data)
-        self._verify(path, Verifier(writings(seen, strong_only=True)))
+        if ext in PARQUET:
+            self._verify_rows_extracted(path, seen)
+        else:
+            self._verify(path, Verifier(writings(seen, strong_only=True)))
         return Outcome(item.id, "done", "rows removed", {"rows": result.count})
 
     # ------------------------------------------------------------------ spans
@@ -271,6 +279,17 @@ class Eraser:
                                  "names the subject where it cannot be redacted here (an "
                                  "attachment, an embedded file or a split writing): plan it "
                                  "for a person")
+
+    def _verify_rows_extracted(self, path: str, seen: Seen) -> None:
+        """A compressed file (Parquet) read back through the extractor: none of the
+        subject's unique identifiers may be left (as the raw-byte check holds CSV to)."""
+        strong = {i.id for i in seen.subject.identifiers
+                  if i.id in seen.ids and TYPES[i.type].strong}
+        if self.rescan is None:  # the connector always gives one; never skip the check
+            raise ConnectorError(f"a rewritten .{extension(path)} file cannot be verified "
+                                 "without reading it back through the extractors")
+        if self.rescan(self.transport, path, seen.subject) & strong:
+            raise _leftover(extension(path), "")
 
     def _delimiter(self, path: str) -> str:
         """As the CSV extractor picks it (its first line), so records split the same way."""
