@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,8 @@ class Executor:
     def _run_system(self, request: Request, plan_id: str, run: SystemRun,
                     items: list[PlanItem], changes: dict[str, str]) -> None:
         connector: Connector = self.connector(run.name)
+        # connectors that tag what they change (bucket objects) name the request they ran for
+        items = [replace(i, notes={**i.notes, "request": request.id}) for i in items]
         for method in _METHOD_ORDER:
             batch = [i for i in items if _METHOD_OF[i.action] == method]
             if not batch:

@@ -78,8 +78,10 @@ def _item(ctx: PlanContext, finding: Finding, anchors: Mapping[str, date]) -> Pl
     connector = ctx.connector(finding.system)
     can = connector.actions_for(finding) if connector is not None else frozenset()
     if item.notes.get("whole_document") and connector is not None \
-            and "erase" in connector.capabilities:
-        can = can | {"delete"}  # a file about one person is deleted whole, any format
+            and "erase" in connector.capabilities and "beyond_use" not in can:
+        # a file about one person is deleted whole, any format (unless it cannot be
+        # changed at all: a locked or backup copy stays beyond use)
+        can = can | {"delete"}
     wanted, reason = _wanted(ctx, item, mapping, anchors)
     _settle(item, wanted, reason, can)
     if not item.included:

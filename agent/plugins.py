@@ -23,6 +23,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "connectors.sql",
     "connectors.manual",
     "connectors.files",
+    "connectors.s3",
 )
 
 ENTRY_POINT_GROUP = "dsr_agent"

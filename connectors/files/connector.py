@@ -8,6 +8,10 @@ spreadsheets, CSV and JSONL, the matching rows. Files that cannot be read are re
 
 ``read()`` returns, for a tabular file, only the subject's rows; any other document is
 listed for disclosure review (it may name other people), not copied.
+
+``TreeSearch`` holds check, discover, search and read over any ``Transport``; the s3
+connector is one too (its own options, transport, finding kind and actions), so both stores
+share one search pipeline. ``FilesConnector`` adds the share transports and erasure.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, ClassVar
+from contextlib import AbstractContextManager
+from typing import Any, BinaryIO, ClassVar
 
 import structlog
 
@@ -24,7 +29,7 @@ from agent.connector import CheckResult, ConnectorContext, Container
 from agent.connector import Connector as BaseConnector
 from agent.detectors import Detector
 from agent.extraction import Extraction
-from agent.extractors import HEAD_BYTES, Extractor, TextPiece
+from agent.extractors import HEAD_BYTES, ExtractLimits, Extractor, TextPiece
 from agent.identifiers import try_normalise
 from agent.models import Finding, Subject
 from agent.plans import Outcome, PlanItem
@@ -40,7 +45,7 @@ from connectors.files.scan import (
     row_number,
     scan_pieces,
 )
-from connectors.files.sweep import Sweep, SweepReport, Watched, extension
+from connectors.files.sweep import Sweep, SweepOptions, SweepReport, Watched, extension
 from connectors.files.transport import Entry, Skipped, Transport
 
 log = structlog.get_logger("connectors.files")
@@ -55,18 +60,21 @@ MAX_LINE_BYTES = 16 << 20  # a JSON Lines line read() parses (the extractor's li
 _SEEN_KEPT = 200_000
 
 
-class FilesConnector(BaseConnector):
-    name: ClassVar[str] = "files"
-    description: ClassVar[str] = ("file shares: a mounted folder (file://), SFTP (sftp://) or "
-                                  "SMB (smb://); every format an extractor reads")
-    url_schemes: ClassVar[tuple[str, ...]] = ("file", "sftp", "smb")
-    capabilities: ClassVar[frozenset[str]] = frozenset({"check", "discover", "search", "read",
-                                                        "erase"})
+class TreeSearch(BaseConnector):
+    """Check, discover, search and read over a ``Transport``: the files connector and the
+    s3 connector (``connectors.s3``) both are one of these, with their own options,
+    transport, finding kind and actions."""
 
-    def __init__(self, system: SystemConfig, context: ConnectorContext | None = None) -> None:
+    finding_kind: ClassVar[str] = "file"  # Finding.kind of what search returns
+    events: ClassVar[str] = "files"  # log event prefix
+    place: ClassVar[str] = "share"  # what messages call the store
+    size_option: ClassVar[str] = "max_file_bytes"
+
+    def __init__(self, system: SystemConfig, context: ConnectorContext | None,
+                 options: SweepOptions, limits: ExtractLimits) -> None:
         super().__init__(system, context)
-        self.options: FilesOptions = parse_options(system)
-        self.extraction = Extraction(_extractors(self.context), self.options.limits)
+        self.options = options
+        self.extraction = Extraction(_extractors(self.context), limits)
         self.detectors: Sequence[Detector] = self.context.detectors or _plugin_detectors()
         self.last_report: SweepReport | None = None
         self._roles: RoleCache = {}  # column roles by header text, shared by all files
@@ -76,9 +84,36 @@ class FilesConnector(BaseConnector):
         self._memory = Memory()
 
     def _connect(self) -> Transport:
-        from connectors.files.transports import open_transport
+        raise NotImplementedError
 
-        return open_transport(self.system)
+    def _sweep(self) -> Sweep:
+        return Sweep(self.system.name, self.options, self._connect, place=self.place,
+                     size_option=self.size_option, events=self.events)
+
+    def _filename(self, path: str) -> str:
+        """The name the extractors choose by (its extension)."""
+        return _name(path)
+
+    def _open(self, transport: Transport, entry: Entry) -> AbstractContextManager[BinaryIO]:
+        """The listed file's content for search."""
+        return transport.open_read(entry.path)
+
+    def _findings(self, hits: FileHits, by_ref: dict[str, Subject]) -> list[Finding]:
+        found = file_findings(self.system.name, hits, by_ref)
+        for finding in found:
+            finding.kind = self.finding_kind  # type: ignore[assignment]
+        return found
+
+    def _rescan(self, transport: Transport, path: str, subject: Subject) -> set[str]:
+        """The subject's identifier ids the extractors and the matcher still find in a
+        rewritten file or object (attachments and archives inside it included)."""
+        matcher = Matcher.build([subject])
+        left: set[str] = set()
+        with transport.open_read(path) as stream:
+            for piece in self.extraction.pieces(stream, self._filename(path)):
+                text = piece.text or "\t".join(piece.cells or ())
+                left |= matcher.scan(text).get(subject.ref, set())
+        return left
 
     # ------------------------------------------------------------------ check / discover
     def check(self) -> CheckResult:
@@ -100,7 +135,7 @@ class FilesConnector(BaseConnector):
     def discover(self) -> Iterator[Container]:
         """One container per top-level folder ("" for files at the root): files, bytes,
         extensions; unreadable entries are counted (and listed in ``last_report``)."""
-        sweep = Sweep(self.system.name, self.options, self._connect)
+        sweep = self._sweep()
         folders: dict[str, Container] = {}
         walker = self._connect()
         started = time.perf_counter()
@@ -139,13 +174,13 @@ class FilesConnector(BaseConnector):
             self.last_report = SweepReport()
             return []
         by_ref = {s.ref: s for s in subjects}
-        sweep = Sweep(self.system.name, self.options, self._connect)
+        sweep = self._sweep()
 
         def work(transport: Transport, entry: Entry, watch: Watched) -> tuple[Entry, FileHits]:
             hits = FileHits(entry.path, entry.size)
             skipped: list[str] = []
-            with transport.open_read(entry.path) as stream:
-                pieces = self.extraction.pieces(watch.wrap(stream), _name(entry.path),
+            with self._open(transport, entry) as stream:
+                pieces = self.extraction.pieces(watch.wrap(stream), self._filename(entry.path),
                                                 skipped=skipped)
                 scan_pieces(pieces, matcher, TableReader(self.detectors, self._roles), hits)
             hits.partial = bool(skipped)
@@ -160,13 +195,13 @@ class FilesConnector(BaseConnector):
                 report.partial += hits.partial
                 if hits:
                     self._remember(entry)
-                    found = file_findings(self.system.name, hits, by_ref)
+                    found = self._findings(hits, by_ref)
                     for finding in found:
                         self._memory.remember(finding, by_ref[finding.subject or ""], entry)
                     findings += found
         finally:
             self.last_report = report
-        log.info("files.search", system=self.system.name, subjects=len(subjects),
+        log.info(f"{self.events}.search", system=self.system.name, subjects=len(subjects),
                  files=report.files, scanned=report.scanned, unread=len(report.problems),
                  pieces=report.pieces, candidates=report.candidates, findings=len(findings),
                  left_out=matcher.left_out, seconds=round(report.seconds, 3))
@@ -178,45 +213,9 @@ class FilesConnector(BaseConnector):
                 del self._seen[old]
         self._seen[entry.path] = (entry.size, entry.mtime)
 
-    # ------------------------------------------------------------------ erase
-    def actions_for(self, finding: Finding) -> frozenset[str]:
-        """Rows out of tabular files and spans out of text (delete = anonymise there);
-        a file we cannot rewrite only moves to quarantine, where one is configured."""
-        out = {"export"}
-        if kind_of(finding.locator) is not None:
-            out |= {"delete", "anonymise"}
-        elif self.options.quarantine:
-            out.add("quarantine")
-        return frozenset(out)
-
-    def erase(self, plan_items: Sequence[PlanItem]) -> Iterator[Outcome]:
-        items = [i for i in plan_items if i.system == self.system.name]
-        if not items:
-            return
-        transport = self._connect()
-        try:
-            eraser = Eraser(transport, self.options, self._memory, self._rescan)
-            for outcome in eraser.run(items):
-                log.info("files.erase", system=self.system.name, status=outcome.status,
-                         **outcome.counts)
-                yield outcome
-        finally:
-            transport.close()
-
-    def _rescan(self, transport: Transport, path: str, subject: Subject) -> set[str]:
-        """The subject's identifier ids the extractors and the matcher still find in a
-        rewritten file (attachments and archives inside it included)."""
-        matcher = Matcher.build([subject])
-        left: set[str] = set()
-        with transport.open_read(path) as stream:
-            for piece in self.extraction.pieces(stream, _name(path)):
-                text = piece.text or "\t".join(piece.cells or ())
-                left |= matcher.scan(text).get(subject.ref, set())
-        return left
-
     # ------------------------------------------------------------------ read
     def read(self, findings: Sequence[Finding]) -> Iterator[dict[str, Any]]:
-        mine = [f for f in findings if f.system == self.system.name and f.kind == "file"]
+        mine = [f for f in findings if f.system == self.system.name and f.kind == self.finding_kind]
         if not mine:
             return
         by_path: dict[str, list[Finding]] = {}
@@ -233,7 +232,7 @@ class FilesConnector(BaseConnector):
                    ) -> Iterator[dict[str, Any]]:
         entry = transport.stat(path)
         if entry is None:
-            log.warning("files.read.gone", system=self.system.name, ext=extension(path))
+            log.warning(f"{self.events}.read.gone", system=self.system.name, ext=extension(path))
             return
         seen = self._seen.get(path)
         # listings and stat may round times differently (SMB: microseconds against 100 ns)
@@ -252,7 +251,7 @@ class FilesConnector(BaseConnector):
             for number in finding.rows or ():
                 found = rows.get(number)
                 if found is None:
-                    log.warning("files.read.missing_row", system=self.system.name,
+                    log.warning(f"{self.events}.read.missing_row", system=self.system.name,
                                 ext=extension(path))
                     continue
                 where, row, values = found
@@ -265,13 +264,13 @@ class FilesConnector(BaseConnector):
         a JSON Lines file's rows as the objects its lines hold."""
         with transport.open_read(path) as stream:
             head = stream.read(HEAD_BYTES)
-        chosen = self.extraction.extractor_for(head, _name(path))
+        chosen = self.extraction.extractor_for(head, self._filename(path))
         if chosen is not None and chosen.name == "jsonl" and max(wanted) < PART_STRIDE:
             return self._json_lines(transport, path, wanted)
         out: dict[int, tuple[str, int, dict[str, Any]]] = {}
         parts: dict[str, tuple[int, list[str] | None]] = {}
         with transport.open_read(path) as stream:
-            for piece in self.extraction.pieces(stream, _name(path)):
+            for piece in self.extraction.pieces(stream, self._filename(path)):
                 if piece.row is None:
                     continue
                 if piece.where not in parts:
@@ -299,6 +298,51 @@ class FilesConnector(BaseConnector):
                 if number in wanted:
                     out[number] = ("", number, _json_row(raw, first=number == 1))
         return out
+
+
+class FilesConnector(TreeSearch):
+    name: ClassVar[str] = "files"
+    description: ClassVar[str] = ("file shares: a mounted folder (file://), SFTP (sftp://) or "
+                                  "SMB (smb://); every format an extractor reads")
+    url_schemes: ClassVar[tuple[str, ...]] = ("file", "sftp", "smb")
+    capabilities: ClassVar[frozenset[str]] = frozenset({"check", "discover", "search", "read",
+                                                        "erase"})
+    options: FilesOptions
+
+    def __init__(self, system: SystemConfig, context: ConnectorContext | None = None) -> None:
+        options = parse_options(system)
+        super().__init__(system, context, options, options.limits)
+
+    def _connect(self) -> Transport:
+        from connectors.files.transports import open_transport
+
+        return open_transport(self.system)
+
+    # ------------------------------------------------------------------ erase
+    def actions_for(self, finding: Finding) -> frozenset[str]:
+        """Rows out of tabular files and spans out of text (delete = anonymise there);
+        a file we cannot rewrite only moves to quarantine, where one is configured."""
+        out = {"export"}
+        if kind_of(finding.locator) is not None:
+            out |= {"delete", "anonymise"}
+        elif self.options.quarantine:
+            out.add("quarantine")
+        return frozenset(out)
+
+    def erase(self, plan_items: Sequence[PlanItem]) -> Iterator[Outcome]:
+        items = [i for i in plan_items if i.system == self.system.name]
+        if not items:
+            return
+        transport = self._connect()
+        try:
+            eraser = Eraser(transport, self.options, self._memory, self._rescan)
+            for outcome in eraser.run(items):
+                log.info("files.erase", system=self.system.name, status=outcome.status,
+                         **outcome.counts)
+                yield outcome
+        finally:
+            transport.close()
+
 
 
 # ---------------------------------------------------------------------- helpers

@@ -20,14 +20,13 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 import structlog
 
 from agent.errors import ConnectorError
 from agent.extraction import UnsupportedFormat
 from agent.extractors import ExtractionError
-from connectors.files.options import FilesOptions
 from connectors.files.transport import Entry, FileUnavailable, Skipped, Transport, UnsafePath
 
 log = structlog.get_logger("connectors.files")
@@ -49,6 +48,18 @@ UNSAFE = "unsafe path"
 # Files handed to a worker at once: up to this many, or this many bytes.
 BATCH_FILES = 32
 BATCH_BYTES = 8 << 20
+VERSION_MARK = "?versionId="
+
+
+class SweepOptions(Protocol):
+    """What a sweep needs of a connector's options (``FilesOptions``, ``S3Options``)."""
+
+    workers: int
+
+    @property
+    def max_file_bytes(self) -> int: ...
+
+    def wanted(self, path: str) -> bool: ...
 
 
 def path_digest(path: str) -> str:
@@ -57,7 +68,8 @@ def path_digest(path: str) -> str:
 
 
 def extension(path: str) -> str:
-    name = path.rsplit("/", 1)[-1]
+    # a bucket's non-current version is named "key?versionId=..." (see DESIGN.md, locators)
+    name = path.split(VERSION_MARK, 1)[0].rsplit("/", 1)[-1]
     return name.rsplit(".", 1)[-1].lower()[:10] if "." in name.lstrip(".") else ""
 
 
@@ -139,11 +151,15 @@ class _WatchedStream:
 class Sweep:
     """One pass over a share: ``run(work)`` yields each file's result."""
 
-    def __init__(self, system_name: str, options: FilesOptions,
-                 connect: Callable[[], Transport]) -> None:
+    def __init__(self, system_name: str, options: SweepOptions,
+                 connect: Callable[[], Transport], *, place: str = "share",
+                 size_option: str = "max_file_bytes", events: str = "files") -> None:
         self.system = system_name
         self.options = options
         self.connect = connect
+        self.place = place  # what messages call the store: "share", "bucket"
+        self.size_option = size_option  # the option named when a file is too big
+        self.events = events  # log event prefix: "files.unread", "s3.unread"
         self.report = SweepReport()
         self._local = threading.local()
         self._opened: list[Transport] = []
@@ -168,8 +184,11 @@ class Sweep:
         try:
             return self._transport()
         except Exception as exc:
-            raise ConnectorError(f"system {self.system!r}: lost the connection to the share "
-                                 f"and could not reconnect ({type(exc).__name__})") from None
+            # a transport's own ConnectorError is safe and says what failed
+            why = str(exc) if isinstance(exc, ConnectorError) else type(exc).__name__
+            why = why.removeprefix(f"system {self.system!r}: ")
+            raise ConnectorError(f"system {self.system!r}: lost the connection to the "
+                                 f"{self.place} and could not reconnect ({why})") from None
 
     def close(self) -> None:
         with self._lock:
@@ -190,7 +209,7 @@ class Sweep:
                 self.report.excluded += 1
                 continue
             if item.size > self.options.max_file_bytes:
-                self.problem(item.path, TOO_BIG, f"{item.size} bytes, over max_file_bytes "
+                self.problem(item.path, TOO_BIG, f"{item.size} bytes, over {self.size_option} "
                              f"({self.options.max_file_bytes})", item.size)
                 continue
             if item.size == 0:
@@ -279,15 +298,16 @@ class Sweep:
     def skipped(self, item: Skipped) -> None:
         """Record what the walk skipped; the root itself skipped means nothing was searched."""
         if item.path in ("", "."):
-            raise ConnectorError(f"system {self.system!r}: cannot list the share's folder "
-                                 f"({item.reason})")
+            raise ConnectorError(f"system {self.system!r}: cannot list the {self.place}'s "
+                                 f"folder ({item.reason})")
         self.problem(item.path, SKIPPED, item.reason)
 
     def problem(self, path: str, kind: str, reason: str, size: int | None = None, *,
                 level: str = "warning") -> None:
         self.report.add(Problem(path, kind, reason, size))
-        getattr(log, level)("files.unread", system=self.system, path_sha256=path_digest(path),
-                            ext=extension(path), size=size, problem=kind)
+        getattr(log, level)(f"{self.events}.unread", system=self.system,
+                            path_sha256=path_digest(path), ext=extension(path), size=size,
+                            problem=kind)
 
 
 def _results(done: set[Future[list[T]]]) -> Iterator[T]:
