@@ -15,11 +15,9 @@ from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-import phonenumbers
-
 from agent.identifiers import (
     name_parts,
-    parse_phone,
+    phone_e164,
     split_bank_account,
     try_normalise,
 )
@@ -170,10 +168,9 @@ class TextIndex(Generic[P]):
                     if len(digits) < 9 or digits[-_PHONE_TAIL:] not in tails:
                         continue
                     candidate = ("+" if groups[start].startswith("+") else "") + digits
-                    number = parse_phone(candidate)
-                    if number is not None:
-                        yield ("phone", phonenumbers.format_number(
-                            number, phonenumbers.PhoneNumberFormat.E164))
+                    e164 = phone_e164(candidate)
+                    if e164 is not None:
+                        yield ("phone", e164)
 
     # ------------------------------------------------------------------ pre-filtering
     def needles(self) -> list[str]:
