@@ -285,10 +285,10 @@ def peek_head(stream: BinaryIO, size: int = HEAD_BYTES) -> tuple[bytes, BinaryIO
     stream rewound when it can seek, else the head chained back in front of it)."""
     if _seekable(stream):
         start = stream.tell()
-        head = _read_exact(stream, size)
+        head = read_exact(stream, size)
         stream.seek(start)
         return head, stream
-    head = _read_exact(stream, size)
+    head = read_exact(stream, size)
     return head, io.BufferedReader(_Chained(head, stream), _BUFFER)
 
 
@@ -317,7 +317,8 @@ def _seekable(stream: BinaryIO) -> bool:
         return False
 
 
-def _read_exact(stream: BinaryIO, size: int) -> bytes:
+def read_exact(stream: BinaryIO, size: int) -> bytes:
+    """``size`` bytes, or fewer only at the end of the stream (reads may return less)."""
     chunks: list[bytes] = []
     left = size
     while left > 0:

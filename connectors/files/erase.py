@@ -85,10 +85,14 @@ class Memory:
             entry.size, entry.mtime)
 
     def get(self, item: PlanItem) -> Seen:
-        """The subject the item was planned for: of the subjects searches matched in the
-        file, those matched by every identifier type the item names; then the one matched
+        """The subject the item was planned for: the one ``notes["subject"]`` names (a
+        subject ref), else of the subjects searches matched in the file, those matched by
+        every identifier type the item names; then the one matched
         by a unique identifier. Anything less certain fails."""
         known = list(self._seen.get(item.id, {}).values())
+        ref = item.notes.get("subject")  # a batch's plan item may say whose it is
+        if ref:
+            known = [s for s in known if s.subject.ref == ref]
         if not known:
             raise ConnectorError("the files connector has no search record of an item to "
                                  "erase: search again in the same process before erasing")

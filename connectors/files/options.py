@@ -9,13 +9,13 @@ transports and are checked by them.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent.config import SystemConfig
 from agent.errors import ConfigError
 from agent.extractors import ExtractLimits
+from agent.option_values import EXTRACTION_HELP, extraction_limits, number, text_list
 from connectors.files.transports import TRANSPORT_KEYS
 
 _OPTIONS = {
@@ -29,15 +29,7 @@ _OPTIONS = {
                   "deleted where they cannot be rewritten; never searched",
     "quarantine_days": "how long a quarantined file is kept before a person decides "
                        "(default 90)",
-    "extraction": "limits on archives and text: { max_depth, max_members, "
-                  "max_expanded_bytes, max_ratio, max_text_chars }",
-}
-_EXTRACTION = {
-    "max_depth": (0, 32),
-    "max_members": (1, 10_000_000),
-    "max_expanded_bytes": (1, 1 << 50),
-    "max_ratio": (1, 100_000),
-    "max_text_chars": (1, 1 << 40),
+    "extraction": EXTRACTION_HELP,
 }
 
 
@@ -87,31 +79,19 @@ def parse_options(system: SystemConfig) -> FilesOptions:
         raise opts.error(f"unknown option(s) {unknown}; the files connector knows "
                          f"{sorted(_OPTIONS)} and the connection settings "
                          f"{sorted(TRANSPORT_KEYS)}", unknown[0])
-    opts.include = tuple(_text_list(opts, raw.get("include", []), "include"))
-    opts.exclude = tuple(_text_list(opts, raw.get("exclude", []), "exclude"))
-    opts.max_file_bytes = int(_number(opts, raw.get("max_file_bytes", opts.max_file_bytes),
+    opts.include = tuple(text_list(opts, raw.get("include", []), "include"))
+    opts.exclude = tuple(text_list(opts, raw.get("exclude", []), "exclude"))
+    opts.max_file_bytes = int(number(opts, raw.get("max_file_bytes", opts.max_file_bytes),
                                       1, 1 << 50, "max_file_bytes", whole=True))
     # Reading a local disk is CPU-bound Python work, which threads only slow down; a
     # server's latency is what parallel connections hide.
     default_workers = 1 if system.url.lower().startswith("file:") else 4
-    opts.workers = int(_number(opts, raw.get("workers", default_workers), 1, 64, "workers",
+    opts.workers = int(number(opts, raw.get("workers", default_workers), 1, 64, "workers",
                                whole=True))
-    opts.file_timeout = _number(opts, raw.get("file_timeout", opts.file_timeout), 0.001, 86_400,
+    opts.file_timeout = number(opts, raw.get("file_timeout", opts.file_timeout), 0.001, 86_400,
                                 "file_timeout")
     _quarantine(opts, raw)
-    extraction = raw.get("extraction", {})
-    if not isinstance(extraction, Mapping):
-        raise opts.error("must be a table: extraction = { max_depth = 4, ... }", "extraction")
-    unknown = sorted(set(extraction) - set(_EXTRACTION))
-    if unknown:
-        raise opts.error(f"unknown limit(s) {unknown}; known: {sorted(_EXTRACTION)}",
-                         "extraction", unknown[0])
-    limits: dict[str, Any] = {"max_seconds": opts.file_timeout}
-    for name, (low, high) in _EXTRACTION.items():
-        if name in extraction:
-            limits[name] = int(_number(opts, extraction[name], low, high, "extraction", name,
-                                       whole=True))
-    opts.limits = ExtractLimits(**limits)
+    opts.limits = extraction_limits(opts, raw.get("extraction", {}), opts.file_timeout)
     return opts
 
 
@@ -129,24 +109,5 @@ def _quarantine(opts: FilesOptions, raw: dict[str, Any]) -> None:
         if not opts.quarantine:
             raise opts.error("must be a folder below the share root, not the root",
                              "quarantine")
-    opts.quarantine_days = int(_number(opts, raw.get("quarantine_days", 90), 1, 36_500,
+    opts.quarantine_days = int(number(opts, raw.get("quarantine_days", 90), 1, 36_500,
                                        "quarantine_days", whole=True))
-
-
-def _text_list(opts: FilesOptions, value: Any, *path: str) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise opts.error("must be a glob pattern or a list of them", *path)
-    return [v.strip() for v in value]
-
-
-def _number(opts: FilesOptions, value: Any, low: float, high: float, *path: str,
-            whole: bool = False) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok and whole:
-        ok = float(value).is_integer()
-    if not ok or not low <= value <= high:
-        kind = "a whole number" if whole else "a number"
-        raise opts.error(f"must be {kind} from {low:g} to {high:g}", *path)
-    return float(value)

@@ -38,6 +38,7 @@ from urllib.parse import urlencode
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agent.errors import ConnectorError
+from agent.extraction import prepend, read_exact
 from connectors.files.transport import FileUnavailable
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024  # bodies larger than this go up in parts
@@ -400,18 +401,6 @@ def _rollback(client: Any, bucket: str, key: str, version_id: str | None) -> Non
                              f"{type(exc).__name__}", version_id) from exc
 
 
-def _read_up_to(body: BinaryIO, size: int) -> bytes:
-    chunks: list[bytes] = []
-    wanted = size
-    while wanted > 0:
-        chunk = body.read(wanted)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        wanted -= len(chunk)
-    return b"".join(chunks)
-
-
 def _conditions(read: ObjectAttributes | None, conditional: bool) -> dict[str, str]:
     if not conditional:
         return {}
@@ -478,7 +467,7 @@ def _put_multipart(client: Any, bucket: str, key: str, first: bytes, rest: Binar
             except (ClientError, BotoCoreError) as exc:
                 raise _failure(exc, key, "upload part") from exc
             parts.append({"PartNumber": number, "ETag": reply["ETag"]})
-            chunk = _read_up_to(rest, part_size)
+            chunk = read_exact(rest, part_size)
         return _call_conditionally(
             client.complete_multipart_upload,
             {"Bucket": bucket, "Key": key, "UploadId": upload_id,
@@ -527,7 +516,7 @@ def replace(client: Any, bucket: str, key: str, read: ObjectAttributes | None,
                                      "cannot rewrite")
     args = written.write_args()
     stream: BinaryIO = io.BytesIO(body) if isinstance(body, bytes | bytearray) else body
-    first = _read_up_to(stream, part_size + 1)
+    first = read_exact(stream, part_size + 1)
     snapshot = _precheck(client, bucket, key, read)
     conditions = _conditions(read, conditional)
 
@@ -543,30 +532,11 @@ def replace(client: Any, bucket: str, key: str, read: ObjectAttributes | None,
                                     can_check_after=can_check_after)
     else:
         head, tail = first[:part_size], first[part_size:]
-        reply = _put_multipart(client, bucket, key, head, _Chain(tail, stream), args,
+        reply = _put_multipart(client, bucket, key, head, prepend(tail, stream), args,
                                conditions, part_size, can_check_after)
     new_version = reply.get("VersionId")
     _postcheck(client, bucket, key, snapshot, new_version, str(reply.get("ETag", "")))
     return None if _unversioned(new_version) else str(new_version)
-
-
-class _Chain(io.RawIOBase):
-    """Bytes already read, then the rest of the stream."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        super().__init__()
-        self._head = head
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        if self._head:
-            wanted = len(self._head) if size is None or size < 0 else size
-            out, self._head = self._head[:wanted], self._head[wanted:]
-            return out
-        return self._rest.read(-1 if size is None else size)
 
 
 def with_retries(attempt: Callable[[], T], *, attempts: int = 3) -> T:

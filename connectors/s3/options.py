@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -18,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from agent.config import SystemConfig
 from agent.errors import ConfigError
 from agent.extractors import ExtractLimits
+from agent.option_values import EXTRACTION_HELP, extraction_limits, number, text_list
 from connectors.files.sweep import VERSION_MARK
 
 OPTIONS = {
@@ -39,15 +39,7 @@ OPTIONS = {
     "page_size": "keys per listing request (1 to 1000, default 1000)",
     "connect_timeout": "seconds to wait for the endpoint to answer (default 10)",
     "read_timeout": "seconds one request may wait for data (default 60)",
-    "extraction": "limits on archives and text: { max_depth, max_members, "
-                  "max_expanded_bytes, max_ratio, max_text_chars }",
-}
-_EXTRACTION = {
-    "max_depth": (0, 32),
-    "max_members": (1, 10_000_000),
-    "max_expanded_bytes": (1, 1 << 50),
-    "max_ratio": (1, 100_000),
-    "max_text_chars": (1, 1 << 40),
+    "extraction": EXTRACTION_HELP,
 }
 BACKUP_MODES = ("beyond_use", "rewrite")
 AGENT_FOLDER = ".dsr/"  # under the prefix: what the agent writes, never searched
@@ -142,27 +134,27 @@ def parse_options(system: SystemConfig) -> S3Options:
                          f"{sorted(OPTIONS)}", unknown[0])
     _url(opts, system.url)
     _connection(opts, raw)
-    opts.include = tuple(_text_list(opts, raw.get("include", []), "include"))
-    opts.exclude = tuple(_text_list(opts, raw.get("exclude", []), "exclude"))
-    opts.workers = int(_number(opts, raw.get("workers", 8), 1, 64, "workers", whole=True))
-    opts.max_object_bytes = int(_number(opts, raw.get("max_object_bytes", 1 << 30), 1, 1 << 50,
+    opts.include = tuple(text_list(opts, raw.get("include", []), "include"))
+    opts.exclude = tuple(text_list(opts, raw.get("exclude", []), "exclude"))
+    opts.workers = int(number(opts, raw.get("workers", 8), 1, 64, "workers", whole=True))
+    opts.max_object_bytes = int(number(opts, raw.get("max_object_bytes", 1 << 30), 1, 1 << 50,
                                         "max_object_bytes", whole=True))
-    opts.object_timeout = _number(opts, raw.get("object_timeout", 120), 0.001, 86_400,
+    opts.object_timeout = number(opts, raw.get("object_timeout", 120), 0.001, 86_400,
                                   "object_timeout")
-    opts.page_size = int(_number(opts, raw.get("page_size", 1000), 1, 1000, "page_size",
+    opts.page_size = int(number(opts, raw.get("page_size", 1000), 1, 1000, "page_size",
                                  whole=True))
     versions = raw.get("versions", True)
     if not isinstance(versions, bool):
         raise opts.error("must be true or false", "versions")
     opts.versions = versions
-    prefixes = _text_list(opts, raw.get("backup_prefixes", []), "backup_prefixes",
+    prefixes = text_list(opts, raw.get("backup_prefixes", []), "backup_prefixes",
                           what="a key prefix or a list of them")
     opts.backup_prefixes = tuple(p.lstrip("/") for p in prefixes)
     mode = raw.get("backup_mode", "beyond_use")
     if mode not in BACKUP_MODES:
         raise opts.error(f"must be one of {list(BACKUP_MODES)}", "backup_mode")
     opts.backup_mode = mode
-    opts.limits = _limits(opts, raw.get("extraction", {}))
+    opts.limits = extraction_limits(opts, raw.get("extraction", {}), opts.object_timeout)
     return opts
 
 
@@ -199,41 +191,6 @@ def _connection(opts: S3Options, raw: dict[str, Any]) -> None:
                          "session_token")
     if opts.profile and opts.access_key_id:
         raise opts.error("give either profile or access keys, not both", "profile")
-    opts.connect_timeout = _number(opts, raw.get("connect_timeout", 10), 0.1, 600,
+    opts.connect_timeout = number(opts, raw.get("connect_timeout", 10), 0.1, 600,
                                    "connect_timeout")
-    opts.read_timeout = _number(opts, raw.get("read_timeout", 60), 0.1, 3600, "read_timeout")
-
-
-def _limits(opts: S3Options, extraction: Any) -> ExtractLimits:
-    if not isinstance(extraction, Mapping):
-        raise opts.error("must be a table: extraction = { max_depth = 4, ... }", "extraction")
-    unknown = sorted(set(extraction) - set(_EXTRACTION))
-    if unknown:
-        raise opts.error(f"unknown limit(s) {unknown}; known: {sorted(_EXTRACTION)}",
-                         "extraction", unknown[0])
-    limits: dict[str, Any] = {"max_seconds": opts.object_timeout}
-    for name, (low, high) in _EXTRACTION.items():
-        if name in extraction:
-            limits[name] = int(_number(opts, extraction[name], low, high, "extraction", name,
-                                       whole=True))
-    return ExtractLimits(**limits)
-
-
-def _text_list(opts: S3Options, value: Any, *path: str,
-               what: str = "a glob pattern or a list of them") -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise opts.error(f"must be {what}", *path)
-    return [v.strip() for v in value]
-
-
-def _number(opts: S3Options, value: Any, low: float, high: float, *path: str,
-            whole: bool = False) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok and whole:
-        ok = float(value).is_integer()
-    if not ok or not low <= value <= high:
-        kind = "a whole number" if whole else "a number"
-        raise opts.error(f"must be {kind} from {low:g} to {high:g}", *path)
-    return float(value)
+    opts.read_timeout = number(opts, raw.get("read_timeout", 60), 0.1, 3600, "read_timeout")

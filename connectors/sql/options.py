@@ -14,6 +14,7 @@ from typing import Any, Literal
 from agent.config import SystemConfig
 from agent.errors import ConfigError
 from agent.identifiers import TYPES
+from agent.option_values import number
 from agent.policy import DATA_GROUPS, data_group
 
 # Identity roles a column can play: identifier types plus the parts a name or bank
@@ -130,12 +131,12 @@ def parse_options(system: SystemConfig) -> SqlOptions:
         opts.schema = _text(opts, raw["schema"], "schema")
     opts.include = tuple(_text_list(opts, raw.get("include", []), "include"))
     opts.exclude = tuple(_text_list(opts, raw.get("exclude", []), "exclude"))
-    opts.sample_size = int(_number(opts, raw.get("sample_size", 200), "sample_size", 1, 100_000,
+    opts.sample_size = int(number(opts, raw.get("sample_size", 200), 1, 100_000,
+                                  "sample_size", whole=True))
+    opts.connect_timeout = number(opts, raw.get("connect_timeout", 10), 0.1, 600,
+                                  "connect_timeout")
+    opts.follow_depth = int(number(opts, raw.get("follow_depth", 6), 0, 50, "follow_depth",
                                    whole=True))
-    opts.connect_timeout = _number(opts, raw.get("connect_timeout", 10), "connect_timeout",
-                                   0.1, 600)
-    opts.follow_depth = int(_number(opts, raw.get("follow_depth", 6), "follow_depth", 0, 50,
-                                    whole=True))
     opts.free_text = _bool(opts, raw.get("free_text", True), "free_text")
     opts.infer_foreign_keys = _bool(opts, raw.get("infer_foreign_keys", True),
                                     "infer_foreign_keys")
@@ -307,14 +308,3 @@ def _bool(opts: SqlOptions, value: Any, *path: str) -> bool:
     if not isinstance(value, bool):
         raise opts.error("must be true or false", *path)
     return value
-
-
-def _number(opts: SqlOptions, value: Any, key: str, low: float, high: float, *,
-            whole: bool = False) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok and whole:
-        ok = float(value).is_integer()
-    if not ok or not low <= value <= high:
-        kind = "a whole number" if whole else "a number"
-        raise opts.error(f"must be {kind} from {low:g} to {high:g}", key)
-    return float(value)
