@@ -90,7 +90,7 @@ def start_server(folder: Path) -> S3Server:
     port = _free_port()
     log_path = folder / f"moto-{port}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(_moto_command() + ["-H", "127.0.0.1", "-p", str(port)],
+        process = subprocess.Popen([*_moto_command(), "-H", "127.0.0.1", "-p", str(port)],
                                    stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL)
     server = S3Server(port, process, log_path)

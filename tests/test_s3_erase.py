@@ -7,6 +7,7 @@ Jane Doe (jane.doe@example.com, 07700 900123) is the subject; everyone else is m
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from collections.abc import Callable
@@ -191,6 +192,29 @@ def test_parquet_object_rewritten_with_its_exact_types(
     assert rewritten.schema.equals(table.schema)
     assert rewritten.column("email").to_pylist() == ["bob.smith@example.com"]
     assert len(bucket.versions("analytics/people.parquet")) == 1  # the old one deleted
+
+
+def test_gzip_csv_and_gzip_sql_dump_rewritten_inside_their_compression(
+        make_bucket: Callable[..., Bucket]) -> None:
+    bucket = make_bucket(prefix="", versioned=False)
+    bucket.put("exports/contacts.csv.gz", gzip.compress(CSV.encode()),
+               ContentType="application/gzip")
+    dump = ("-- PostgreSQL database dump\n"
+            "COPY public.contacts (name, email, phone) FROM stdin;\n"
+            "Bob Smith\tbob.smith@example.com\t01632 960333\n"
+            "Jane Doe\tjane.doe@example.com\t07700 900123\n"
+            "\\.\n")
+    bucket.put("backups/crm.sql.gz", gzip.compress(dump.encode()))
+    conn = connector(bucket, backup_prefixes=["backups/"], backup_mode="rewrite")
+    outcomes = erase_all(conn)
+    assert {o.status for o in outcomes} == {"done"}, [o.detail for o in outcomes]
+    assert gzip.decompress(bucket.get("exports/contacts.csv.gz")) == CSV.replace(
+        "Jane Doe,jane.doe@example.com,07700 900123\n", "").encode()
+    assert gzip.decompress(bucket.get("backups/crm.sql.gz")) == dump.replace(
+        "Jane Doe\tjane.doe@example.com\t07700 900123\n", "").encode()
+    head = bucket.client.head_object(Bucket=bucket.name, Key="exports/contacts.csv.gz")
+    assert head["ContentType"] == "application/gzip"
+    assert not found(conn)
 
 
 def test_a_multipart_object_over_8_mb_is_rewritten(make_bucket: Callable[..., Bucket]) -> None:

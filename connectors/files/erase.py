@@ -1,6 +1,8 @@
 """Erasure on a file share: rows out of tabular files, spans out of text, whole files deleted
-or moved to quarantine, each rewrite atomic and verified over the raw bytes written (a
-Parquet file, compressed, by extracting it again: see ``_verify_rows_extracted``).
+or moved to quarantine, each rewrite atomic and verified over the bytes written (a Parquet
+file, compressed, by extracting it again: see ``_verify_rows_extracted``). Tabular formats:
+CSV/TSV, JSON Lines, XLSX, Parquet and SQL dumps (COPY rows, INSERT tuples); a gzip file of
+any of these (``dump.sql.gz``) is rewritten inside its compression and checked decompressed.
 
 Plan items carry no identifier values, so the connector keeps, per finding id, the subject
 its last search matched there (``Memory``): erasure only works in the process that searched
@@ -14,17 +16,28 @@ rewritten (a re-run reports them ``absent``).
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import BinaryIO
 
 import ahocorasick_rs
 
 from agent.errors import ConnectorError
+from agent.extraction import peek_head
 from agent.identifiers import TYPES, name_parts
 from agent.models import Finding, Subject
 from agent.plans import Outcome, PlanItem
-from connectors.files import rewrite, rewrite_eml, rewrite_office, rewrite_parquet
+from connectors.files import (
+    rewrite,
+    rewrite_eml,
+    rewrite_gz,
+    rewrite_office,
+    rewrite_parquet,
+    rewrite_sql,
+)
 from connectors.files.matcher import Matcher, patterns_for
 from connectors.files.options import FilesOptions
 from connectors.files.sweep import extension
@@ -36,7 +49,8 @@ JSON_LINES = {"jsonl", "ndjson"}
 TEXT = {"txt", "md", "log", "text"}
 PACKAGES = {"docx", "xlsx"}  # verified part by part, unzipped
 PARQUET = {"parquet", "parq", "pqt"}  # verified by extracting it again (compressed)
-TABULAR = set(DELIMITED) | JSON_LINES | PARQUET | {"xlsx"}
+SQL_DUMPS = {"sql"}  # COPY rows and INSERT tuples (plugins/extractors/sqldump.py)
+TABULAR = set(DELIMITED) | JSON_LINES | PARQUET | SQL_DUMPS | {"xlsx"}
 REDACTABLE = TEXT | {"docx", "eml"}
 MTIME_SLACK = 0.001
 _MEMORY_KEPT = 200_000
@@ -44,9 +58,20 @@ _MEMORY_KEPT = 200_000
 Rescan = Callable[[Transport, str, Subject], set[str]]
 
 
+def content_format(path: str) -> tuple[str, bool]:
+    """The format's extension and whether it is gzip-compressed (``dump.sql.gz``: "sql",
+    True): a compressed file is rewritten inside its compression."""
+    ext = extension(path)
+    if ext == "gz" and len(path) > 3:
+        inner = extension(path[:-3])
+        if inner:
+            return inner, True
+    return ext, False
+
+
 def kind_of(path: str) -> str | None:
     """"tabular", "text" or None (a format this connector cannot rewrite)."""
-    ext = extension(path)
+    ext, _ = content_format(path)
     if ext in TABULAR:
         return "tabular"
     if ext in REDACTABLE:
@@ -226,18 +251,24 @@ class Eraser:
             # changed file: any row the subject's unique identifiers match (never a name)
             return bool(ids) if not changed else bool(ids & strong)
 
-        ext = extension(path)
-        with self.transport.open_read(path) as stream:
+        ext, gz = content_format(path)
+        name = path.rsplit("/", 1)[-1].removesuffix(".gz" if gz else "")
+
+        def remove_rows(stream: BinaryIO) -> rewrite.Rewritten:
             if ext == "xlsx":
-                result = rewrite_office.remove_xlsx_rows(rewrite_office.read_package(stream),
-                                                         remove)
-            elif ext in DELIMITED:
-                delimiter = self._delimiter(path)
-                result = rewrite.remove_delimited(stream, delimiter, remove)
-            elif ext in PARQUET:
-                result = rewrite_parquet.remove_parquet_rows(stream, remove)
-            else:
-                result = rewrite.remove_lines(stream, remove, _line_cells)
+                return rewrite_office.remove_xlsx_rows(rewrite_office.read_package(stream),
+                                                       remove)
+            if ext in DELIMITED:
+                stream, delimiter = _delimiter(stream, name)
+                return rewrite.remove_delimited(stream, delimiter, remove)
+            if ext in PARQUET:
+                return rewrite_parquet.remove_parquet_rows(stream, remove)
+            if ext in SQL_DUMPS:
+                return rewrite_sql.remove_sql_rows(stream, remove)
+            return rewrite.remove_lines(stream, remove, _line_cells)
+
+        with self.transport.open_read(path) as stream:
+            result = rewrite_gz.rewrite_gzip(stream, remove_rows) if gz else remove_rows(stream)
         if not result.count:
             result.data.close()
             return Outcome(item.id, "absent", "none of the subject's rows are left")
@@ -254,15 +285,17 @@ class Eraser:
         if not words:
             raise ConnectorError("no writing of the matched identifiers to redact")
         pattern = rewrite.writings_pattern([w.encode("utf-8") for w in words])
-        ext = extension(path)
-        with self.transport.open_read(path) as stream:
+        ext, gz = content_format(path)
+
+        def redact(stream: BinaryIO) -> rewrite.Rewritten:
             if ext == "docx":
-                result = rewrite_office.redact_docx(rewrite_office.read_package(stream),
-                                                    pattern)
-            elif ext == "eml":
-                result = rewrite_eml.redact_eml(rewrite_eml.read_eml(stream), pattern)
-            else:
-                result = rewrite.redact_lines(stream, pattern)
+                return rewrite_office.redact_docx(rewrite_office.read_package(stream), pattern)
+            if ext == "eml":
+                return rewrite_eml.redact_eml(rewrite_eml.read_eml(stream), pattern)
+            return rewrite.redact_lines(stream, pattern)
+
+        with self.transport.open_read(path) as stream:
+            result = rewrite_gz.rewrite_gzip(stream, redact) if gz else redact(stream)
         if not result.count:
             result.data.close()
             self._still_there(path, seen)
@@ -295,18 +328,18 @@ class Eraser:
         if self.rescan(self.transport, path, seen.subject) & strong:
             raise _leftover(extension(path), "")
 
-    def _delimiter(self, path: str) -> str:
-        """As the CSV extractor picks it (its first line), so records split the same way."""
-        from plugins.extractors.delimited import _delimiter
-
-        with self.transport.open_read(path) as stream:
-            first = stream.readline(rewrite.MAX_LINE_BYTES)
-        if first.startswith(rewrite.BOM):
-            first = first[3:]
-        return _delimiter(rewrite.decode(first), path.rsplit("/", 1)[-1])
-
     # ------------------------------------------------------------------ write + verify
-    def _replace(self, path: str, data: rewrite.BinaryIO) -> None:
+    @contextmanager
+    def _content(self, path: str) -> Iterator[BinaryIO]:
+        """The file as written, decompressed when it is gzip (the check reads content)."""
+        with self.transport.open_read(path) as raw:
+            if not content_format(path)[1]:
+                yield raw
+                return
+            with gzip.GzipFile(fileobj=raw, mode="rb") as plain:
+                yield plain  # type: ignore[misc]
+
+    def _replace(self, path: str, data: BinaryIO) -> None:
         try:
             self.transport.write_atomic(path, data)
         finally:
@@ -315,9 +348,9 @@ class Eraser:
     def _verify(self, path: str, verifier: Verifier) -> None:
         """Read back what was written: the raw bytes in overlapping blocks; a DOCX/XLSX
         every part unzipped (and its XML without tags); an e-mail every part decoded."""
-        ext = extension(path)
+        ext, _ = content_format(path)
         if ext in PACKAGES or ext == "eml":
-            with self.transport.open_read(path) as stream:
+            with self._content(path) as stream:
                 data = rewrite_office.read_package(stream)
             views = (rewrite_eml.decoded_views(data) if ext == "eml" else
                      ((name, view) for name, body in rewrite_office.parts(data)
@@ -328,7 +361,7 @@ class Eraser:
             return
         overlap = max((len(w) for w in verifier.words), default=0) + 1
         tail = b""
-        with self.transport.open_read(path) as stream:
+        with self._content(path) as stream:
             while True:
                 block = stream.read(1 << 20)
                 if not block:
@@ -336,6 +369,18 @@ class Eraser:
                 if verifier.found(tail + block):
                     raise _leftover(ext, "")
                 tail = (tail + block)[-overlap:]
+
+
+def _delimiter(stream: BinaryIO, name: str) -> tuple[BinaryIO, str]:
+    """As the CSV extractor picks it (its first line), so records split the same way; the
+    stream comes back whole."""
+    from plugins.extractors.delimited import _delimiter as pick
+
+    head, stream = peek_head(stream, 1 << 16)
+    first = head.split(b"\n", 1)[0]
+    if first.startswith(rewrite.BOM):
+        first = first[3:]
+    return stream, pick(rewrite.decode(first), name)
 
 
 def _leftover(ext: str, part: str) -> ConnectorError:
