@@ -131,6 +131,12 @@ class Connector:
             out.add("export")
         return frozenset(out)
 
+    def kept_until(self, finding: Finding) -> str | None:
+        """For a finding this system can only keep ``beyond_use`` (a locked or backup
+        copy): the ISO date it stops being kept, when the store says (an object's lock);
+        None when unknown or open-ended (a legal hold)."""
+        return None
+
     def kept_references(self, plan_items: Sequence[PlanItem]) -> dict[str, str]:
         """Of these ``delete`` items, those whose record is still referred to by records
         that stay (item id -> what refers to it): deleting them would break the reference,

@@ -84,6 +84,10 @@ def _item(ctx: PlanContext, finding: Finding, anchors: Mapping[str, date]) -> Pl
         can = can | {"delete"}
     wanted, reason = _wanted(ctx, item, mapping, anchors)
     _settle(item, wanted, reason, can)
+    if item.action == "beyond_use" and connector is not None:
+        item.until = connector.kept_until(finding)
+        if item.until:
+            item.reason += f" (locked until {item.until})"
     if not item.included:
         item.reason += " Weak match (no unique identifier): left out unless an approver " \
                        "includes it."

@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -19,7 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from agent.models import Finding
+from agent.planner import PlanContext, make_plan
 from agent.plans import PlanItem
+from agent.policy import load_policy
 from agent.subjects import subject_from_mapping
 from connectors.s3 import objects
 from connectors.s3.connector import S3Connector
@@ -144,7 +147,7 @@ def test_whole_object_delete_removes_every_version_and_leaves_no_marker(
 
 
 def test_a_locked_version_is_beyond_use_never_deleted(
-        make_bucket: Callable[..., Bucket]) -> None:
+        make_bucket: Callable[..., Bucket], tmp_path: Path) -> None:
     bucket = make_bucket(object_lock=True)
     until = datetime.now(UTC) + timedelta(days=30)
     bucket.put("archive/list.csv", CSV, ObjectLockMode="GOVERNANCE",
@@ -153,6 +156,16 @@ def test_a_locked_version_is_beyond_use_never_deleted(
     [finding] = found(conn).values()
     actions = conn.actions_for(finding)
     assert "beyond_use" in actions and "delete" not in actions
+    assert conn.kept_until(finding) == until.date().isoformat()
+    text = (Path(__file__).resolve().parents[1] / "config" / "policy.toml").read_text()
+    text += ('\n[[mapping]]\nsystem = "bucket"\ncontainer = "*"\ngroup = "Contact"\n'
+             'rule = "contact_details"\n')
+    (tmp_path / "policy.toml").write_text(text)
+    policy = load_policy(tmp_path / "policy.toml")
+    [planned] = [i for i in make_plan(PlanContext(
+        request_id="r1", request_type="erasure", policy=policy,
+        connector=lambda name: conn), [finding]) if i.id == finding.id]
+    assert planned.action == "beyond_use" and planned.until == until.date().isoformat()
     # a lock placed after planning stops the run for that item: never reported done
     [outcome] = list(conn.erase([item(finding)]))
     assert outcome.status == "failed" and "locked" in outcome.detail

@@ -218,11 +218,20 @@ class S3Connector(TreeSearch):
         return frozenset(out)
 
     def _locked(self, key: str, version: str | None) -> bool:
+        return self._lock(key, version).protected
+
+    def _lock(self, key: str, version: str | None) -> objects.LockState:
         try:
             return objects.attributes(self.client(), self.options.bucket, key,
-                                      version).lock().protected
+                                      version).lock()
         except ConnectorError:  # cannot tell now: erasure checks again and never deletes it
-            return False
+            return objects.LockState(protected=False)
+
+    def kept_until(self, finding: Finding) -> str | None:
+        """The retain-until date of a locked version (None under a legal hold: until it is
+        lifted, and for backups, kept as their own expiry rules say)."""
+        lock = self._lock(*split_locator(finding.locator))
+        return lock.until.date().isoformat() if lock.protected and lock.until else None
 
     def erase(self, plan_items: Sequence[PlanItem]) -> Iterator[Outcome]:
         return self._act(plan_items, lambda eraser, items: eraser.run(items), "erase")
