@@ -9,6 +9,7 @@ rest of the people are bystanders.
 
 from __future__ import annotations
 
+import base64
 import email.message
 import gzip
 import io
@@ -251,9 +252,15 @@ def test_read_gives_only_the_subjects_rows_and_lists_documents(share: Share,
     assert line["row"] == {"name": "Jane Doe", "email": "jane.doe@example.com"}
     text = json.dumps(records)
     assert "bob.smith" not in text and LOOKALIKE_EMAIL not in text  # nobody else's rows
+    # a document about her alone (only her phone in it) comes whole; one that names
+    # somebody else (an e-mail to Bob) is listed for disclosure review, not copied
     [pdf] = by_finding["share:credit/report.pdf"]
-    assert pdf["disclosure_review"] is True and pdf["table"] == "credit/report.pdf"
-    assert pdf["size"] > 0 and "Applicant" not in text  # listed, not copied
+    assert pdf["table"] == "credit/report.pdf" and pdf["row"]["whole_document"] is True
+    assert "Applicant phone" in pdf["row"]["text"]
+    assert base64.b64decode(pdf["row"]["content_base64"]).startswith(b"%PDF")
+    [quote] = by_finding["share:mail/2024/quote.eml"]
+    assert quote["disclosure_review"] is True and quote["size"] > 0
+    assert "Your quote" not in text
 
 
 def test_unreadable_files_are_reported_and_the_rest_still_found(share: Share, engine_for,

@@ -8,6 +8,7 @@ rest are bystanders. All data is made up (example.com, 07700 900xxx).
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
@@ -106,7 +107,8 @@ def write_estate(bucket: Bucket, base: str = "") -> None:
         (CONTACTS_HEADER + "Jane Doe,jane.doe@example.com,07700 900123,gz\n").encode()))
     bucket.put(f"{base}notes/call.txt", "Spoke to the customer on 07700 900123 today.\n")
     bucket.put(f"{base}letters/complaint.docx", docx_bytes(
-        "Dear Ms Doe,", "We reply to jane.doe@example.com about your complaint."))
+        "Dear Ms Doe,", "We reply to jane.doe@example.com about your complaint.",
+        "Copy to our agent, desk.agent@example.co.uk."))
     bucket.put(f"{base}crm/others.csv",
                CONTACTS_HEADER + "Amy Adams,amy.adams@example.co.uk,07700 900456,x\n")
 
@@ -158,10 +160,13 @@ def test_read_gives_the_subjects_rows_and_lists_documents(make_bucket, engine_fo
     assert line["row"] == {"name": "Jane Doe", "email": "jane.doe@example.com"}
     [gz_row] = by_finding["bucket:exports/2024/contacts.csv.gz"]
     assert gz_row["row"]["notes"] == "gz"
-    [letter] = by_finding["bucket:letters/complaint.docx"]
+    [letter] = by_finding["bucket:letters/complaint.docx"]  # names Bob too: for review
     assert letter["disclosure_review"] is True and letter["size"] > 0
+    [note] = by_finding["bucket:notes/call.txt"]  # about her alone: the object itself
+    assert note["row"]["whole_document"] is True
+    assert base64.b64decode(note["row"]["content_base64"]).startswith(b"Spoke to")
     text = json.dumps(records)
-    assert "bob.smith" not in text and "We reply" not in text  # rows only; documents listed
+    assert "desk.agent" not in text and "We reply" not in text  # documents naming others listed
 
 
 def test_prefix_include_and_exclude(make_bucket, engine_for) -> None:

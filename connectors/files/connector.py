@@ -16,6 +16,8 @@ share one search pipeline. ``FilesConnector`` adds the share transports and eras
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,11 +30,12 @@ from agent.config import SystemConfig
 from agent.connector import CheckResult, ConnectorContext, Container
 from agent.connector import Connector as BaseConnector
 from agent.detectors import Detector
-from agent.extraction import Extraction
+from agent.extraction import Extraction, read_exact
 from agent.extractors import HEAD_BYTES, ExtractLimits, Extractor, TextPiece
 from agent.identifiers import try_normalise
 from agent.models import Finding, Subject
 from agent.plans import Outcome, PlanItem
+from connectors.files import alone
 from connectors.files.erase import Eraser, Memory, kind_of
 from connectors.files.findings import container_of, file_findings
 from connectors.files.matcher import Matcher
@@ -241,8 +244,9 @@ class TreeSearch(BaseConnector):
         tabular = [f for f in group if f.rows]
         for finding in group:
             if finding not in tabular or changed:
-                yield _listing(finding, entry, CHANGED_REASON if changed and finding.rows
-                               else REVIEW_REASON)
+                whole = None if changed else self._whole(transport, path, finding, entry)
+                yield whole or _listing(finding, entry, CHANGED_REASON if changed and
+                                        finding.rows else REVIEW_REASON)
         if not tabular or changed:
             return
         wanted = {n for f in tabular for n in f.rows or ()}
@@ -257,6 +261,26 @@ class TreeSearch(BaseConnector):
                 where, row, values = found
                 yield {"finding": finding.id, "table": path, "path": path,
                        "row_number": number, "part": where, "part_row": row, "row": values}
+
+    def _whole(self, transport: Transport, path: str, finding: Finding, entry: Entry
+               ) -> dict[str, Any] | None:
+        """The document itself (text and bytes) when it is about the subject alone
+        (``alone.py``); None sends it to disclosure review."""
+        seen = self._memory.sole(finding.id)
+        if seen is None or entry.size > alone.MAX_BYTES or not alone.strongly_matched(
+                seen.subject, seen.ids):
+            return None
+        with transport.open_read(path) as stream:
+            data = read_exact(stream, alone.MAX_BYTES + 1)
+        if len(data) > alone.MAX_BYTES:
+            return None
+        texts = [p.text or "\t".join(p.cells or ())
+                 for p in self.extraction.pieces(io.BytesIO(data), self._filename(path))]
+        if alone.others_named(texts, seen.subject):
+            return None
+        return {"finding": finding.id, "table": path, "path": path, "row": {
+            "path": path, "size": len(data), "whole_document": True, "text": "\n".join(texts),
+            "content_base64": base64.b64encode(data).decode("ascii")}}
 
     def _rows(self, transport: Transport, path: str, wanted: set[int]
               ) -> dict[int, tuple[str, int, dict[str, Any]]]:

@@ -109,6 +109,12 @@ class Memory:
             replace(subject, search_ids=None), frozenset(finding.internal_matched_ids),
             entry.size, entry.mtime)
 
+    def sole(self, finding_id: str) -> Seen | None:
+        """What the search saw for the one subject it matched there (None: several, or no
+        record)."""
+        known = list(self._seen.get(finding_id, {}).values())
+        return known[0] if len(known) == 1 else None
+
     def get(self, item: PlanItem) -> Seen:
         """The subject the item was planned for: the one ``notes["subject"]`` names (a
         subject ref), else of the subjects searches matched in the file, those matched by
