@@ -220,10 +220,11 @@ def test_non_current_versions_are_searched(make_bucket, engine_for) -> None:
 
 def test_over_a_thousand_objects_are_paged_through(make_bucket, engine_for) -> None:
     bucket = make_bucket()
-    count = 1010  # over a thousand, and each one is read: moto answers ~100 requests/s
+    count = 1010  # over a thousand; most empty (listed, not read: moto answers ~100/s)
+    written = {i for i in range(count) if i % 50 == 0} | {count - 3}
 
     def put(i: int) -> None:
-        text = f"ticket {i}: nothing personal\n"
+        text = f"ticket {i}: nothing personal\n" if i in written else ""
         if i == count - 3:
             text = f"ticket {i}: call back on 07700 900123\n"
         bucket.put(f"tickets/{i // 100:02d}/{i:05d}.txt", text)
@@ -238,7 +239,8 @@ def test_over_a_thousand_objects_are_paged_through(make_bucket, engine_for) -> N
     assert len(pages) == 5
     assert sorted(by_locator(result)) == [f"tickets/10/{count - 3:05d}.txt"]
     report = connector(engine).last_report
-    assert report is not None and report.files == count and report.scanned == count
+    assert report is not None and report.files == count
+    assert report.scanned == len(written)  # every object with content read, on every page
     # emptied in bulk here: the fixture deletes one request per object
     keys = [{"Key": f"tickets/{i // 100:02d}/{i:05d}.txt"} for i in range(count)]
     for start in range(0, count, 1000):
