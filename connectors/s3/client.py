@@ -124,10 +124,12 @@ def system_error(system: str, exc: BaseException, doing: str = "") -> ConnectorE
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         what = ("no credentials: give access_key_id and secret_access_key (as ${ENV} "
                 "references), a profile, or set up the standard AWS credential chain")
-    elif isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
+    elif isinstance(exc, ConnectTimeoutError):
+        what = "the S3 endpoint did not accept a connection in time (connect_timeout)"
+    elif isinstance(exc, EndpointConnectionError):
         what = "cannot reach the S3 endpoint"
     elif isinstance(exc, ReadTimeoutError):
-        what = "the S3 endpoint stopped answering (read timeout)"
+        what = "the S3 endpoint stopped answering (read_timeout)"
     elif isinstance(exc, ConnectionClosedError):
         what = "the S3 endpoint closed the connection"
     elif code == "NoSuchBucket":
