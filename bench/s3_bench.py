@@ -143,7 +143,8 @@ def connector(server: Server, **options: Any) -> S3Connector:
     entry = {"name": "bucket", "connector": "s3", "url": f"s3://{BUCKET}",
              "endpoint_url": server.endpoint, "region": REGION,
              "access_key_id": "${DSR_BENCH_S3_KEY}", "secret_access_key": "${DSR_BENCH_S3_KEY}",
-             **options}
+             # the emulator on two busy cores can take longer than a real store to answer
+             "connect_timeout": 120, "read_timeout": 600, **options}
     return S3Connector(config_from_dict({"systems": [entry]}).systems[0])
 
 
@@ -157,7 +158,12 @@ def measured(server: Server, run: Callable[[], Any]) -> tuple[Any, dict[str, flo
 
 def search(server: Server, conn: S3Connector, subjects: Sequence[Subject]
            ) -> tuple[list[Finding], dict[str, Any]]:
-    findings, times = measured(server, lambda: list(conn.search(subjects)))
+    try:
+        findings, times = measured(server, lambda: list(conn.search(subjects)))
+    except Exception as exc:  # say what the store did (the connector's message is generic)
+        log(f"  search failed: {exc}; cause: {exc.__context__!r}; server alive: "
+            f"{server.process.poll() is None}")
+        raise
     report = conn.last_report
     assert report is not None
     mb = report.bytes / 1e6
@@ -225,7 +231,9 @@ def main() -> None:
         record: dict[str, Any] = {"bucket": loaded, "args": vars(args)}
         parts = args.parts.split(",")
         if "search" in parts or "rewrite" in parts:
-            _, record["single"] = search(server, connector(server), subjects[:1])
+            single_conn = connector(server)
+            _, record["single"] = search(server, single_conn, subjects[:1])
+            single_conn.close()  # its pooled connections would stay open beside the batch's
             batch_conn = connector(server)
             findings, record["batch"] = search(server, batch_conn, subjects)
             record["batch_over_single"] = round(

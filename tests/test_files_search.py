@@ -29,13 +29,13 @@ import openpyxl
 import pytest
 from fpdf import FPDF
 
-from agent.config import config_from_dict
 from agent.engine import SearchEngine
 from agent.models import Finding, SearchResult, Subject
 from agent.subjects import subject_from_mapping
 from connectors.files.connector import FilesConnector
 from connectors.files.matcher import Matcher
 from connectors.files.scan import PART_STRIDE
+from tests.support.engines import engines
 
 if TYPE_CHECKING:
     from tests.file_servers import Share
@@ -174,21 +174,8 @@ EXPECTED = {  # path -> (strength, matched types, rows)
 
 @pytest.fixture
 def engine_for(tmp_path: Path) -> Iterator[Callable[..., SearchEngine]]:
-    made: list[SearchEngine] = []
-
-    def make(share: Share, **options: Any) -> SearchEngine:
-        config = config_from_dict({
-            "agent": {"state": f"sqlite:///{(tmp_path / 'state.sqlite').as_posix()}",
-                      "hmac_key": str(tmp_path / "keys" / "hmac.key"), "max_depth": 0},
-            "systems": [share.entry("share", timeout=120, **options)],
-        }, base_dir=tmp_path)
-        engine = SearchEngine(config)
-        made.append(engine)
-        return engine
-
-    yield make
-    for engine in made:
-        engine.close()
+    with engines(tmp_path) as make:
+        yield lambda share, **options: make(share.entry("share", timeout=120, **options))
 
 
 def search(engine: SearchEngine, *people: dict[str, Any]) -> list[SearchResult]:

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 import docx
 import pytest
 
-from agent.config import config_from_dict
 from agent.engine import SearchEngine
 from agent.errors import ConfigError
 from agent.models import Finding, SearchResult
 from agent.subjects import subject_from_mapping
 from connectors.s3.connector import S3Connector
 from connectors.s3.transport import S3Transport
+from tests.support.engines import engines
 
 if TYPE_CHECKING:
     from agent.testing import LogCapture
@@ -57,21 +57,8 @@ def docx_bytes(*paragraphs: str) -> bytes:
 
 @pytest.fixture
 def engine_for(tmp_path: Path) -> Iterator[Callable[..., SearchEngine]]:
-    made: list[SearchEngine] = []
-
-    def make(bucket: Bucket, **options: Any) -> SearchEngine:
-        config = config_from_dict({
-            "agent": {"state": f"sqlite:///{(tmp_path / 'state.sqlite').as_posix()}",
-                      "hmac_key": str(tmp_path / "keys" / "hmac.key"), "max_depth": 0},
-            "systems": [bucket.entry("bucket", timeout=120, **options)],
-        }, base_dir=tmp_path)
-        engine = SearchEngine(config)
-        made.append(engine)
-        return engine
-
-    yield make
-    for engine in made:
-        engine.close()
+    with engines(tmp_path) as make:
+        yield lambda bucket, **options: make(bucket.entry("bucket", timeout=120, **options))
 
 
 def search(engine: SearchEngine, *people: dict[str, Any], ok: bool = True
