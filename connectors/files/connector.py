@@ -87,7 +87,8 @@ class TreeSearch(BaseConnector):
         self._memory = Memory()
 
     def _connect(self) -> Transport:
-        raise NotImplementedError
+        """A transport over the store (one per worker); each subclass opens its own."""
+        raise NotImplementedError(f"{type(self).__name__} must open its transport")
 
     def _sweep(self) -> Sweep:
         return Sweep(self.system.name, self.options, self._connect, place=self.place,

@@ -200,7 +200,7 @@ class Eraser:
     def run(self, items: Sequence[PlanItem]) -> Iterator[Outcome]:
         # every record first: an item with none fails the call before anything changes
         seen = {i.id: self.memory.get(i) for i in items
-                if not (i.action == "quarantine" or _whole(i))}
+                if not (i.action == "quarantine" or whole_document(i))}
         for item in items:
             yield self.one(item, seen.get(item.id))
 
@@ -210,7 +210,7 @@ class Eraser:
             return self.quarantine(item, path)
         if item.action not in ("delete", "anonymise"):
             raise ConnectorError(f"the files connector cannot {item.action!r} a file")
-        if _whole(item):
+        if whole_document(item):
             gone = not self.transport.delete(path)
             return Outcome(item.id, "absent" if gone else "done",
                            "" if gone else "file deleted", {"files": 0 if gone else 1})
@@ -395,7 +395,8 @@ def _leftover(ext: str, part: str) -> ConnectorError:
                           "subject's details after rewriting")
 
 
-def _whole(item: PlanItem) -> bool:
+def whole_document(item: PlanItem) -> bool:
+    """The plan deletes the file whole (policy.toml: it is about one person)."""
     return item.action == "delete" and bool(item.notes.get("whole_document"))
 
 

@@ -79,11 +79,29 @@ def delimited_records(stream: BinaryIO, delimiter: str) -> Iterator[tuple[list[b
 
 
 def remove_delimited(stream: BinaryIO, delimiter: str, remove: RowTest) -> Rewritten:
-    """Every record ``remove`` does not pick, byte for byte; a removed first record keeps
-    the file's BOM on the next one."""
+    """Every record ``remove`` does not pick, byte for byte."""
+    return _remove_records(delimited_records(stream, delimiter), remove)
+
+
+def remove_lines(stream: BinaryIO, remove: RowTest, cells_of: Callable[[str], list[str]]
+                 ) -> Rewritten:
+    """JSON Lines: every line counts (blank ones too), as the extractor counts them."""
+
+    def records() -> Iterator[tuple[list[bytes], list[str]]]:
+        for number, raw in enumerate(_lines(stream), start=1):
+            text = raw[3:] if number == 1 and raw.startswith(BOM) else raw
+            yield [raw], cells_of(decode(text))
+
+    return _remove_records(records(), remove)
+
+
+def _remove_records(records: Iterator[tuple[list[bytes], list[str]]], remove: RowTest
+                    ) -> Rewritten:
+    """Copy each record's raw bytes unless ``remove`` picks it; a removed first record
+    keeps the file's BOM on the next one written."""
     out, count, bom = spool(), 0, b""
-    for number, (raw, cells) in enumerate(delimited_records(stream, delimiter), start=1):
-        if number == 1 and raw[0].startswith(BOM):
+    for number, (raw, cells) in enumerate(records, start=1):
+        if number == 1 and raw and raw[0].startswith(BOM):
             bom = BOM
         if cells and remove(number, cells):
             count += 1
@@ -91,25 +109,6 @@ def remove_delimited(stream: BinaryIO, delimiter: str, remove: RowTest) -> Rewri
         if bom and number > 1 and out.tell() == 0:
             out.write(bom)
         out.writelines(raw)
-    out.seek(0)
-    return Rewritten(out, count)
-
-
-def remove_lines(stream: BinaryIO, remove: RowTest, cells_of: Callable[[str], list[str]]
-                 ) -> Rewritten:
-    """JSON Lines: every line counts (blank ones too), as the extractor counts them."""
-    out, count, bom = spool(), 0, b""
-    for number, raw in enumerate(_lines(stream), start=1):
-        text = raw
-        if number == 1 and raw.startswith(BOM):
-            bom, text = BOM, raw[3:]
-        cells = cells_of(decode(text))
-        if cells and remove(number, cells):
-            count += 1
-            continue
-        if bom and number > 1 and out.tell() == 0:
-            out.write(bom)
-        out.write(raw)
     out.seek(0)
     return Rewritten(out, count)
 

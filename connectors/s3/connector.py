@@ -211,14 +211,11 @@ class S3Connector(TreeSearch):
                 finding.locator):
             return frozenset(out | {"beyond_use"})
         key, version = split_locator(finding.locator)
-        if self._locked(key, version):
+        if self._lock(key, version).protected:
             return frozenset(out | {"beyond_use"})
         if version is not None or kind_of(key) is not None:
             out |= {"delete", "anonymise"}
         return frozenset(out)
-
-    def _locked(self, key: str, version: str | None) -> bool:
-        return self._lock(key, version).protected
 
     def _lock(self, key: str, version: str | None) -> objects.LockState:
         try:

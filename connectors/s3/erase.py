@@ -27,7 +27,7 @@ digest, never a value) and for which request.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,16 +36,15 @@ from typing import Any, BinaryIO
 from agent.errors import ConnectorError
 from agent.models import Subject
 from agent.plans import Outcome, PlanItem
-from connectors.files.erase import Eraser, Memory, Seen, kind_of
+from connectors.files.erase import Eraser, Memory, Rescan, Seen, kind_of, whole_document
 from connectors.files.options import FilesOptions
+from connectors.files.sweep import extension
 from connectors.s3 import objects
 from connectors.s3.options import AGENT_FOLDER, S3Options, make_locator, split_locator
 from connectors.s3.transport import ObjectEntry, S3Transport
 
 ATTEMPTS = 3  # a rewrite that meets another writer this many times fails its item
 MANIFEST = AGENT_FOLDER + "suppression-manifest.json"
-# (transport, locator, subject) -> identifier ids of the subject still found there
-Rescan = Callable[[Any, str, Subject], set[str]]
 
 
 class ObjectWriter:
@@ -144,7 +143,7 @@ class BucketEraser:
         outcomes: list[Outcome] = []
         current = [i for i in items if split_locator(i.locator or "")[1] is None]
         older = [i for i in items if i not in current]
-        whole = any(_whole(i) for i in current)
+        whole = any(whole_document(i) for i in current)
         if whole:
             versions = [split_locator(i.locator or "")[1] for i in older]
             outcomes += self._whole(key, current, older, versions, work)
@@ -168,7 +167,7 @@ class BucketEraser:
     def _rewrite(self, key: str, item: PlanItem, seen: Seen, work: _KeyWork) -> Outcome:
         kind = kind_of(key)
         if kind is None:
-            raise ConnectorError(f"a .{_ext(key)} object cannot be rewritten here: plan it "
+            raise ConnectorError(f"a .{extension(key)} object cannot be rewritten here: plan it "
                                  "for a person or delete it whole")
         sources: list[str] = []  # versions a rewrite was made from: each held the subject
         for attempt in range(1, ATTEMPTS + 1):
@@ -324,10 +323,3 @@ def _versioned(reader: S3Transport) -> bool:
     return reader.options.versions and reader.versioned()
 
 
-def _whole(item: PlanItem) -> bool:
-    return item.action == "delete" and bool(item.notes.get("whole_document"))
-
-
-def _ext(key: str) -> str:
-    name = key.rsplit("/", 1)[-1]
-    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
