@@ -130,7 +130,8 @@ def attribute(subject: Subject, findings: dict[str, Finding], *, chains: bool = 
             decided[fid] = None  # a company's record is not a person's data
             return None
         if finding.internal_matched_ids:
-            if any(statuses.get(i) == "strong" for i in finding.internal_matched_ids):
+            if any(statuses.get(i) == "strong" for i in finding.internal_matched_ids
+                   - finding.internal_weak_ids):
                 result = "strong"
             elif not contradicts(subject, finding.internal_values, finding.internal_holder,
                                   statuses):
@@ -226,7 +227,8 @@ def expansion_candidates(subject: Subject, findings: Iterable[Finding]
     for finding in findings:
         if finding.strength != "strong" or finding.internal_party == "organisation":
             continue
-        direct = any(subject.status.get(i) == "strong" for i in finding.internal_matched_ids)
+        direct = any(subject.status.get(i) == "strong"
+                     for i in finding.internal_matched_ids - finding.internal_weak_ids)
         for kind, values in sorted(finding.internal_values.items()):
             itype = TYPES.get(kind)
             if itype is None or not itype.expands:

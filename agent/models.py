@@ -92,8 +92,14 @@ class Finding:
     rows: list[int] | None = None
     chain: list[dict[str, Any]] = field(default_factory=list)
     container: str | None = None  # table, folder or prefix: for policy mapping later
+    # why an export of this finding needs a person's disclosure review (it also holds a
+    # third person's data: the other party of a call), or None
+    review: str | None = None
     # --- evidence, never serialised or logged ---
     internal_matched_ids: set[str] = field(default_factory=set)
+    # of those, identifiers that are only weak evidence on this record (a number the
+    # system knows is shared: a switchboard, a household landline)
+    internal_weak_ids: set[str] = field(default_factory=set)
     # identity values on the record by identifier type (normalised), for expansion and
     # for spotting look-alikes (a same-name record whose e-mail differs)
     internal_values: dict[str, set[str]] = field(default_factory=dict)
@@ -120,6 +126,8 @@ class Finding:
         }
         if self.container:
             out["container"] = self.container
+        if self.review:
+            out["review"] = self.review
         if self.rows is not None:
             out["rows"] = self.rows
         return out
@@ -127,6 +135,8 @@ class Finding:
     def merge(self, other: Finding) -> None:
         """Fold a second sighting of the same place into this one."""
         self.internal_matched_ids |= other.internal_matched_ids
+        self.internal_weak_ids |= other.internal_weak_ids
+        self.review = self.review or other.review
         for kind, values in other.internal_values.items():
             self.internal_values.setdefault(kind, set()).update(values)
         self.categories = sorted(set(self.categories) | set(other.categories))

@@ -75,6 +75,8 @@ def _item(ctx: PlanContext, finding: Finding, anchors: Mapping[str, date]) -> Pl
         included=finding.strength == "strong")
     if mapping is not None and mapping.whole_document:
         item.notes["whole_document"] = True  # the file is about one person: delete it whole
+    if finding.review:
+        item.notes["disclosure_review"] = finding.review  # it holds another person's data
     connector = ctx.connector(finding.system)
     can = connector.actions_for(finding) if connector is not None else frozenset()
     if item.notes.get("whole_document") and connector is not None \
@@ -83,6 +85,8 @@ def _item(ctx: PlanContext, finding: Finding, anchors: Mapping[str, date]) -> Pl
         # changed at all: a locked or backup copy stays beyond use)
         can = can | {"delete"}
     wanted, reason = _wanted(ctx, item, mapping, anchors)
+    if wanted == "delete" and mapping is not None and mapping.keep_fields:
+        wanted, reason = _keep_fields(ctx, item, mapping, anchors, reason)
     _settle(item, wanted, reason, can)
     if item.action == "beyond_use" and connector is not None:
         item.until = connector.kept_until(finding)
@@ -120,6 +124,29 @@ def _wanted(ctx: PlanContext, item: PlanItem, mapping: MappingEntry | None,
     if rule.action != "retain":
         return rule.action, f"rule {rule.name}: {_summary(rule)}"
     return _retain(item, rule, anchors, ctx.today)
+
+
+def _keep_fields(ctx: PlanContext, item: PlanItem, mapping: MappingEntry,
+                 anchors: Mapping[str, date], reason: str) -> tuple[str, str]:
+    """A record whose mapping keeps some fields under a retain rule (billing columns) is
+    anonymised: those fields stay, the rest of the person's data goes."""
+    assert ctx.policy is not None and mapping.keep_rule is not None
+    rule = ctx.policy.retention[mapping.keep_rule]
+    kept = f"{', '.join(mapping.keep_fields)} kept under rule {rule.name}"
+    try:
+        until = rule.until(anchors)
+    except DsrError:
+        until = None
+        kept += f" until {rule.anchor} + {_period(rule)} (date not found: a person sets it)"
+    if until is not None and until < ctx.today:
+        return "delete", f"{reason}; rule {rule.name} for {', '.join(mapping.keep_fields)} " \
+                         f"ended on {until.isoformat()}"
+    if until is not None:
+        item.notes["keep_until"] = until.isoformat()
+        kept += f" until {until.isoformat()}"
+    item.notes["keep"] = list(mapping.keep_fields)
+    item.basis = rule.basis
+    return "anonymise", f"{reason}; {kept}"
 
 
 def _retain(item: PlanItem, rule: RetentionRule, anchors: Mapping[str, date],

@@ -24,6 +24,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "connectors.manual",
     "connectors.files",
     "connectors.s3",
+    "connectors.recordings",
 )
 
 ENTRY_POINT_GROUP = "dsr_agent"

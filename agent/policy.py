@@ -127,6 +127,10 @@ class MappingEntry:
     # anchor name -> field holding its date in this container's records
     # (contracts: contract_end = "end_date"); the planner reads them for until-dates
     dates: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # fields an erasure keeps under another rule (a call record's billing columns): the
+    # record is anonymised, not deleted, and these fields stay
+    keep_fields: tuple[str, ...] = ()
+    keep_rule: str | None = None
 
     def matches(self, system: str, container: str) -> bool:
         return (fnmatch.fnmatchcase(system.lower(), self.system.lower())
@@ -215,7 +219,9 @@ _GROUP_KEYS = {"description", "purposes", "basis", "legitimate_interests", "sour
 _RECIPIENT_KEYS = {"description", "groups", "notify"}
 _RULE_KEYS = {"basis", "action", "anchor", "years", "months", "while", "hold_on",
               "description"}
-_MAPPING_KEYS = {"system", "container", "group", "rule", "whole_document", "backup", "dates"}
+_MAPPING_KEYS = {"system", "container", "group", "rule", "whole_document", "backup", "dates",
+                 "keep"}
+_KEEP_KEYS = {"rule", "fields"}
 _IDENTITY_KEYS = {"documents", "required"}
 _DOCUMENT_KEYS = {"max_age_months"}
 
@@ -431,8 +437,27 @@ def _mappings(v: _Validator, raw: Any, groups: Mapping[str, DataGroup],
             whole_document=v.flag(body.get("whole_document", False), f"{key}.whole_document"),
             backup=v.choice(body.get("backup", "beyond_use"), BACKUP_MODES,  # type: ignore[arg-type]
                             f"{key}.backup"),
-            index=index, dates=_dates(v, body.get("dates", {}), f"{key}.dates")))
+            index=index, dates=_dates(v, body.get("dates", {}), f"{key}.dates"),
+            **_keep(v, body.get("keep"), retention, f"{key}.keep")))
     return tuple(out)
+
+
+def _keep(v: _Validator, raw: Any, retention: Mapping[str, RetentionRule], key: str
+          ) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    raw = v.entry(raw, key, 'rule, fields: { rule = "customer_records", fields = ["billsec"] }',
+                  _KEEP_KEYS)
+    rule = v.text(raw.get("rule"), f"{key}.rule")
+    if rule not in retention:
+        raise v.error(f"unknown retention rule; defined: {', '.join(sorted(retention))}",
+                      f"{key}.rule")
+    if retention[rule].action != "retain":
+        raise v.error("must name a retain rule: it says why the fields are kept", f"{key}.rule")
+    fields = v.texts(raw.get("fields"), f"{key}.fields")
+    if not fields:
+        raise v.error("must name at least one field", f"{key}.fields")
+    return {"keep_fields": tuple(f.lower() for f in fields), "keep_rule": rule}
 
 
 def _dates(v: _Validator, raw: Any, key: str) -> Mapping[str, str]:
