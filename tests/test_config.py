@@ -352,15 +352,17 @@ def test_shipped_example_config_is_valid(monkeypatch):
 
     from agent.config import load_config
     from connectors.files.options import parse_options as files_options
+    from connectors.recordings.options import parse_options as recordings_options
     from connectors.s3.options import parse_options as s3_options
     from connectors.sql.options import parse_options as sql_options
     for var in ("CRM_DB_PASSWORD", "REPORTING_DB_PASSWORD", "SALES_SHARE_PASSWORD",
-                "EXPORTS_KEY_ID", "EXPORTS_SECRET"):
+                "EXPORTS_KEY_ID", "EXPORTS_SECRET", "CDR_DB_PASSWORD"):
         monkeypatch.setenv(var, "example-secret")
     cfg = load_config(Path(__file__).parent.parent / "config" / "agent.toml")
-    assert [s.name for s in cfg.systems] == ["crm", "reporting", "sales-share", "exports"]
+    assert [s.name for s in cfg.systems] == ["crm", "reporting", "sales-share", "exports",
+                                             "phones"]
     parse = {"crm": sql_options, "reporting": sql_options, "sales-share": files_options,
-             "exports": s3_options}
+             "exports": s3_options, "phones": recordings_options}
     for system in cfg.systems:
         parse[system.name](system)
         assert "example-secret" not in system.display_url

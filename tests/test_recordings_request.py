@@ -1,0 +1,97 @@
+"""Call recordings through the request workflow: an access plan sends the call with an
+outside party to disclosure review; an erasure plan follows policy.toml (the call's billing
+columns kept under ``customer_records``, everything else gone), runs, and is verified by a
+second search.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agent.config import load_config
+from agent.plugins import get_plugin_manager
+from agent.workflow import Workflow
+from tests.support import calls
+
+REPO = Path(__file__).resolve().parent.parent
+JANE = [("phone", "07700 900111"), ("name", "Jane Doe")]
+FIRST = "1709288100.42"
+
+
+@pytest.fixture
+def workflow(tmp_path: Path) -> Workflow:
+    estate = calls.freepbx_estate()
+    monitor = tmp_path / "monitor"
+
+    def put(relative: str, data: bytes) -> None:
+        target = monitor / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+    estate.write_audio(put)
+    (tmp_path / "Master.csv").write_text(calls.cdr_csv(estate.rows()))
+    shutil.copy(REPO / "config" / "policy.toml", tmp_path / "policy.toml")
+    (tmp_path / "agent.toml").write_text(f'''
+[agent]
+state = "sqlite:///state.sqlite"
+hmac_key = "keys/hmac.key"
+
+[[systems]]
+name = "phones"
+connector = "recordings"
+url = "file://{monitor}"
+layout = "asterisk"
+cdr = "Master.csv"
+our_numbers = ["{calls.OUR_DDI}"]
+copies = ["mp3/{{date}}", "redacted"]
+''')
+    made = Workflow(load_config(tmp_path / "agent.toml"), get_plugin_manager())
+    yield made
+    made.close()
+
+
+def _run(workflow: Workflow, kind: str) -> tuple[str, list]:
+    request = workflow.create(kind, JANE, actor="alice")
+    workflow.verify(request.id, ["passport", "driving_licence"], by="alice")
+    workflow.plan(request.id, actor="alice")
+    return request.id, workflow.view(request.id).items
+
+
+def test_access_plan_marks_calls_with_a_third_party_for_review(workflow: Workflow) -> None:
+    _, items = _run(workflow, "access")
+    by_locator = {i.locator: i for i in items if i.system == "phones"}
+    assert all(i.action == "export" for i in by_locator.values())
+    assert "third person" in by_locator["1709460000.12"].notes["disclosure_review"]
+    assert "disclosure_review" not in by_locator[FIRST].notes
+
+
+def test_erasure_keeps_billing_columns_by_policy_and_is_verified(
+        workflow: Workflow, tmp_path: Path) -> None:
+    request_id, items = _run(workflow, "erasure")
+    first = next(i for i in items if i.locator == FIRST)
+    assert first.action == "anonymise" and first.rule == "call_recordings"
+    assert first.notes["keep"] == ["calldate", "duration", "billsec", "disposition",
+                                   "dcontext", "lastapp"]
+    assert "kept under rule customer_records" in first.reason and first.basis
+    workflow.approve(request_id, by="dpo")
+    result = workflow.run(request_id, actor="alice")
+    verification = result.summary["verification"]
+    assert verification["residual"] == {} and verification["failed_systems"] == []
+    assert result.exit_code == 0, result.summary
+    assert not [p for p in (tmp_path / "monitor").rglob("*") if "1709288100.42." in p.name
+                or "1709288100.42-" in p.name]
+    rows = {r["uniqueid"]: r for r in csv.DictReader(io.StringIO(
+        (tmp_path / "Master.csv").read_text()))}
+    jane = rows[FIRST]
+    assert jane["src"] == jane["clid"] == jane["cnam"] == jane["accountcode"] == ""
+    assert jane["recordingfile"] == "" and jane["billsec"] == "2"
+    assert jane["calldate"] == "2024-03-01 10:15:00" and jane["disposition"] == "ANSWERED"
+    # the look-alike's and Bob's calls are untouched
+    assert rows["1709546400.5"]["src"] == calls.LOOKALIKE
+    assert rows["1709719200.3"]["accountcode"] == "ACC-3003"
+    assert (tmp_path / "monitor" / "redacted" / "1709288100.421-redacted.wav").exists()
