@@ -108,7 +108,7 @@ def test_raw_gsm_cut_mid_frame_needs_the_name(speech: Path, tmp_path: Path) -> N
     data = convert(speech, tmp_path / "call.gsm").read_bytes()[:-10]
     info = probe_bytes(data, "1700000000.42.gsm")
     assert info.duration_seconds == pytest.approx(len(data) // 33 * 0.02)
-    with pytest.raises(AudioError, match="not a WAV, MP3 or GSM"):
+    with pytest.raises(AudioError, match="not a WAV, MP3, GSM or raw"):
         probe_bytes(data)
 
 
@@ -350,13 +350,13 @@ def test_mpeg2_and_mpeg25_mono() -> None:
 def test_mp3_with_junk_before_first_frame_needs_the_name() -> None:
     data = b"\x00\x11junk\xff\x00" + mp3_frame(*M1_128) * 25
     assert probe_bytes(data, "rec.MP3").duration_seconds == pytest.approx(0.6, abs=1e-3)
-    with pytest.raises(AudioError, match="not a WAV, MP3 or GSM"):
+    with pytest.raises(AudioError, match="not a WAV, MP3, GSM or raw"):
         probe_bytes(data)
 
 
 def test_false_sync_is_not_mp3() -> None:
     data = bytes((0xFF, 0xFB, 0x94, 0x40)) + bytes(range(256)) * 4
-    with pytest.raises(AudioError, match="not a WAV, MP3 or GSM"):
+    with pytest.raises(AudioError, match="not a WAV, MP3, GSM or raw"):
         probe_bytes(data)
     with pytest.raises(AudioError, match="MP3 has no valid frame header"):
         probe_bytes(data, "x.mp3")
@@ -385,21 +385,21 @@ def test_random_bytes_empty_and_text() -> None:
         probe(b"", 0)
     with pytest.raises(AudioError, match="empty"):
         probe(b"", 100)
-    with pytest.raises(AudioError, match="not a WAV, MP3 or GSM"):
+    with pytest.raises(AudioError, match="not a WAV, MP3, GSM or raw"):
         probe_bytes(b"%PDF-1.7\n" + b"x" * 500, "call.wav")
 
 
 def test_gsm_signature_checked() -> None:
     frames = (b"\xd5" + b"\0" * 32) * 10
     assert probe_bytes(frames).duration_seconds == pytest.approx(0.2)
-    with pytest.raises(AudioError, match="not a WAV, MP3 or GSM"):
+    with pytest.raises(AudioError, match="not a WAV, MP3, GSM or raw"):
         probe_bytes(frames[:66])  # two frames: too few to tell from chance without the name
     assert probe_bytes(frames[:66], "a.gsm").duration_seconds == pytest.approx(0.04)
     broken = frames[:33 * 4] + b"\x15" + frames[33 * 4 + 1:]
     with pytest.raises(AudioError, match="GSM frame signature missing"):
         probe_bytes(broken, "x.gsm")
     assert probe_bytes(frames, "misnamed.mp3").format == "gsm"  # the bytes decide
-    with pytest.raises(AudioError, match="not a WAV, MP3 or GSM"):
+    with pytest.raises(AudioError, match="not a WAV, MP3, GSM or raw"):
         probe_bytes(broken)
 
 
@@ -423,3 +423,14 @@ def test_missing_tools_name_the_debian_package(tmp_path: Path,
         speech_wav("hello", tmp_path / "s.wav")
     with pytest.raises(RuntimeError, match="Debian package sox"):
         convert(tmp_path / "s.wav", tmp_path / "s.gsm")
+
+
+@pytest.mark.parametrize(("name", "codec", "rate", "width"), [
+    ("call.sln", "pcm_s16le", 8000, 2), ("call.sln16", "pcm_s16le", 16000, 2),
+    ("call.ulaw", "pcm_mulaw", 8000, 1), ("call.alaw", "pcm_alaw", 8000, 1)])
+def test_asterisk_headerless_formats_by_extension(name: str, codec: str, rate: int,
+                                                  width: int) -> None:
+    size = rate * width * 3  # three seconds of samples
+    info = probe(bytes(range(256)) * 8, size, name)
+    assert (info.codec, info.sample_rate, info.channels) == (codec, rate, 1)
+    assert info.duration_seconds == 3.0

@@ -19,12 +19,11 @@ from typing import ClassVar
 from agent.config import SystemConfig
 from connectors.files.transport import Entry, Skipped
 from connectors.recordings.matching import Wanted
-from connectors.recordings.model import Call, Leg
+from connectors.recordings.model import AUDIO_EXTENSIONS, Call, Leg
 from connectors.recordings.options import RecordingsOptions
 from connectors.recordings.store import Store
 
-AUDIO_EXTENSIONS = frozenset({"wav", "wav49", "gsm", "mp3", "ogg", "opus", "flac", "sln",
-                              "ulaw", "alaw", "g729", "g722", "m4a", "aac", "webm"})
+__all__ = ["AUDIO_EXTENSIONS", "Layout", "contains_id", "extension_of"]
 
 
 def contains_id(name: str, ident: str) -> bool:

@@ -63,9 +63,12 @@ def probe(head: bytes, size: int, name: str = "") -> AudioInfo:
     info = _probe_gsm(head, size, ext)
     if info is not None:
         return info
+    if ext in _HEADERLESS:  # Asterisk's raw formats: only the extension says what they are
+        codec, rate, width = _HEADERLESS[ext]
+        return AudioInfo(ext, codec, rate, 1, size // width / rate, width * 8)
     if ext == "mp3":
         raise AudioError("MP3 has no valid frame header")
-    raise AudioError("not a WAV, MP3 or GSM recording")
+    raise AudioError("not a WAV, MP3, GSM or raw (sln, ulaw, alaw) recording")
 
 
 # ---------------------------------------------------------------- WAV
@@ -84,6 +87,11 @@ _WAV_CODECS = {
 }
 _PCM, _FLOAT, _GSM, _EXTENSIBLE = 0x0001, 0x0003, 0x0031, 0xFFFE
 _UNSET = 0xFFFFFFFF  # a size field left for later: RF64, or a header still being written
+# Asterisk's headerless formats (extension -> codec, sample rate, bytes per sample)
+_HEADERLESS = {"sln": ("pcm_s16le", 8000, 2), "raw": ("pcm_s16le", 8000, 2),
+               "sln16": ("pcm_s16le", 16000, 2), "ulaw": ("pcm_mulaw", 8000, 1),
+               "pcm": ("pcm_mulaw", 8000, 1), "alaw": ("pcm_alaw", 8000, 1),
+               "al": ("pcm_alaw", 8000, 1), "ul": ("pcm_mulaw", 8000, 1)}
 
 
 @dataclass

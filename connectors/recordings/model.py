@@ -16,6 +16,9 @@ from typing import Any
 CDR_COLUMNS = ("calldate", "clid", "src", "dst", "dcontext", "channel", "dstchannel",
                "lastapp", "duration", "billsec", "disposition", "accountcode", "uniqueid",
                "linkedid", "userfield", "recordingfile", "cnum", "cnam", "did")
+# Audio file extensions a recording store holds (compared lower-cased), most usual first.
+AUDIO_EXTENSIONS = ("wav", "mp3", "gsm", "wav49", "sln", "sln16", "ulaw", "alaw", "g722",
+                    "g729", "ogg", "opus", "flac", "m4a", "aac", "amr", "webm")
 # CDR columns holding a phone number as dialled or presented (clid: '"Name" <number>').
 NUMBER_COLUMNS = ("src", "dst", "cnum", "did", "clid")
 # CDR columns holding an account or customer reference.

@@ -23,10 +23,8 @@ from connectors.recordings.connect import (
     looks_like_phone,
     parse_timestamp,
 )
-from connectors.recordings.model import Leg
+from connectors.recordings.model import AUDIO_EXTENSIONS, Leg
 
-AUDIO_EXTENSIONS = ("wav", "mp3", "gsm", "ogg", "opus", "flac", "m4a", "aac", "amr", "webm",
-                    "sln", "ulaw", "alaw", "g722", "g729", "WAV", "MP3", "GSM")
 SIDECAR_EXTENSION = "json"
 INBOUND = frozenset({"in", "inbound", "incoming", "inboundcall", "received"})
 OUTBOUND = frozenset({"out", "outbound", "outgoing", "outboundcall", "dialled", "dialed",
@@ -87,7 +85,7 @@ def sidecar_path(audio_path: str) -> str:
 def audio_candidates(sidecar_path: str) -> list[str]:
     """The audio files a sidecar may sit beside: ``rec.json`` -> ``rec.wav``, ``rec.mp3`` ..."""
     stem = _stem_path(sidecar_path)
-    return [f"{stem}.{ext}" for ext in AUDIO_EXTENSIONS]
+    return [f"{stem}.{ext}" for ext in (*AUDIO_EXTENSIONS, "WAV", "MP3", "GSM")]
 
 
 def _split_dir(path: str) -> tuple[str, str]:
@@ -250,7 +248,7 @@ def _audio(obj: Any, keys: SidecarKeys, path: str) -> list[str]:
     if hit is None:
         return []
     _, base = _split_dir(hit[1].strip())
-    if "." not in base or base.rsplit(".", 1)[1] not in AUDIO_EXTENSIONS:
+    if "." not in base or base.rsplit(".", 1)[1].lower() not in AUDIO_EXTENSIONS:
         return []
     return [_split_dir(path)[0] + base]
 
