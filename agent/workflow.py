@@ -279,7 +279,8 @@ class Workflow:
         runs = self.executor.execute(request, view.plan["id"], view.items,
                                      secrets.get("changes", {}))
         added = self._suppress_list(request, result, runs)
-        verification = self._verify(request, view.items, runs, actor, secrets)
+        verification = self._verify(request, view.items, runs, actor,
+                                    with_learnt(secrets, result))
         return self._finish(request, view, runs, verification, actor,
                             {"suppression_entries_added": added})
 
@@ -473,6 +474,19 @@ class Workflow:
         self.pm.fire("request_status_changed", request=request, old=old, new=new,
                      actor=actor, reason=reason)
         return request
+
+
+def with_learnt(secrets: Mapping[str, Any], result: SearchResult) -> dict[str, Any]:
+    """The request's identifiers plus those the search before the run learnt on the
+    person's own records (a phone on their CRM contact): verification searches with all of
+    them, since erasure removes the records they were learnt from, and a search by the
+    request's identifiers alone would no longer reach what only they find."""
+    given = {(i["type"], i["value"], i.get("scope")) for i in secrets["identifiers"]}
+    learnt = [{"type": i.type, "value": i.value, "scope": i.scope}
+              for i in result.subject.identifiers
+              if i.origin != "request" and result.subject.status.get(i.id) == "strong"
+              and (i.type, i.value, i.scope) not in given]
+    return {**secrets, "identifiers": [*secrets["identifiers"], *learnt]}
 
 
 def _changes(raw: Mapping[str, str]) -> dict[str, str]:

@@ -95,3 +95,42 @@ def test_erasure_keeps_billing_columns_by_policy_and_is_verified(
     assert rows["1709546400.5"]["src"] == calls.LOOKALIKE
     assert rows["1709719200.3"]["accountcode"] == "ACC-3003"
     assert (tmp_path / "monitor" / "redacted" / "1709288100.421-redacted.wav").exists()
+
+
+def test_verification_searches_with_identifiers_learnt_before_the_erasure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Maya's phone is learnt on her CRM contact, which the erasure anonymises: the check
+    after the run must still search by it, or calls a connector failed to erase (here one
+    that claims success and changes nothing) would pass unseen."""
+    from agent.demo.calls import SYSTEM, build_pbx
+    from agent.demo.config import write_config
+    from agent.demo.estate import build_estate
+    from agent.plans import Outcome
+    from connectors.recordings.connector import RecordingsConnector
+
+    url = f"sqlite:///{tmp_path / 'crm.sqlite'}"
+    manifest = build_estate(url)
+    pbx = build_pbx(tmp_path / "phones", url)
+    # leave only calls on Maya's number: the namesake's call would match her name weakly
+    # and blur the count
+    lines = pbx.cdr.read_text().splitlines(keepends=True)
+    pbx.cdr.write_text("".join(line for line in lines if "07700900052" not in line))
+    workflow = Workflow(load_config(write_config(tmp_path, url, extra=SYSTEM)),
+                        get_plugin_manager())
+    maya = manifest.member("sole_trader")
+
+    def claims_success(self: RecordingsConnector, items: list) -> object:
+        return iter([Outcome(i.id, "done", "pretending") for i in items])
+
+    monkeypatch.setattr(RecordingsConnector, "erase", claims_success)
+    try:
+        request = workflow.create("erasure", list(maya.search), actor="alice")
+        workflow.verify(request.id, ["passport", "driving_licence"], by="alice")
+        plan = workflow.plan(request.id, actor="alice")
+        assert {i.locator for i in plan.items if i.system == "phones"} == set(pbx.of(maya))
+        workflow.approve(request.id, by="dpo")
+        result = workflow.run(request.id, actor="alice")
+    finally:
+        workflow.close()
+    assert result.summary["verification"]["residual"] == {"phones": 2}
+    assert result.request.status == "partially_completed"

@@ -2,7 +2,8 @@
 plan to verified result.
 
 No server needed: the estate is a SQLite file shaped like the policy's business, with a
-cast of named people and their look-alikes, and the example policy.toml decides what is
+cast of named people and their look-alikes, plus a FreePBX-style call-recording store made
+from the cast's call logs (``agent.demo.calls``); the example policy.toml decides what is
 erased and what the law keeps. The demo checks its own result against what the estate's
 manifest says must (and must not) be attributed and erased, and exits 4 if it does not.
 """
@@ -22,6 +23,8 @@ from agent.cli.demo_erasure import print_erasure, run_erasure
 from agent.cli.progress import search_progress
 from agent.cli.render import console, print_result
 from agent.config import load_config
+from agent.demo.calls import SYSTEM as PBX_SYSTEM
+from agent.demo.calls import build_pbx
 from agent.demo.config import write_config
 from agent.demo.estate import build_estate
 from agent.demo.manifest import CastMember
@@ -59,7 +62,8 @@ def demo(ctx: click.Context, app: AppContext, directory: Path | None, person: st
         member = manifest.member(person)
     except KeyError as exc:
         raise DsrError(str(exc.args[0])) from exc
-    config_path = write_config(folder, f"sqlite:///{db.as_posix()}")
+    pbx = build_pbx(folder / "phones", f"sqlite:///{db}")
+    config_path = write_config(folder, f"sqlite:///{db.as_posix()}", extra=PBX_SYSTEM)
     config = load_config(config_path)
 
     subject = subject_from_pairs(member.key, list(member.search))
@@ -69,10 +73,11 @@ def demo(ctx: click.Context, app: AppContext, directory: Path | None, person: st
         try:
             [result] = engine.search([subject], operator="demo", reason="dsr demo")
             if not search_only:
-                lookalike = LOOKALIKES.get(member.key)
+                key = LOOKALIKES.get(member.key)
+                lookalike = manifest.member(key) if key else None
                 workflow = Workflow(config, app.plugin_manager, engine)
-                erasure = run_erasure(workflow, member,
-                                      manifest.member(lookalike) if lookalike else None)
+                erasure = run_erasure(workflow, member, lookalike)
+                erasure["checks"] += pbx.erasure_checks(member, lookalike)
         finally:
             engine.close()
     checks = check_expectations(member, result)
@@ -86,7 +91,8 @@ def demo(ctx: click.Context, app: AppContext, directory: Path | None, person: st
                    "erasure": erasure, "checks": checks, "ok": ok})
     else:
         console.print(f"[bold]Demo CRM[/bold] {db} — {manifest.rows} rows in "
-                      f"{len(manifest.counts)} tables")
+                      f"{len(manifest.counts)} tables; a PBX with "
+                      f"{sum(len(c) for c in pbx.calls.values())} recorded calls")
         console.print(f"Searching for [bold]{member.name}[/bold], {member.role}, "
                       f"given only: {', '.join(kind for kind, _ in member.search)}\n")
         print_result(result)

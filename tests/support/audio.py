@@ -5,14 +5,12 @@ Every file here is made up; speech says only the text a test passes in.
 
 from __future__ import annotations
 
-import io
-import math
 import shutil
-import struct
 import subprocess
 import tempfile
-import wave
 from pathlib import Path
+
+from agent.demo.calls import tone_wav
 
 # tool -> the Debian package that ships it
 _PACKAGES = {"sox": "sox", "soxi": "sox", "espeak-ng": "espeak-ng"}
@@ -21,16 +19,7 @@ _PACKAGES = {"sox": "sox", "soxi": "sox", "espeak-ng": "espeak-ng"}
 def wav_bytes(seconds: float = 1.0, *, rate: int = 8000, channels: int = 1,
               tone_hz: int = 440) -> bytes:
     """A 16-bit PCM WAV of a sine tone, ``round(seconds * rate)`` frames long."""
-    frames = round(seconds * rate)
-    samples = (round(12000 * math.sin(2 * math.pi * tone_hz * i / rate)) for i in range(frames))
-    pcm = b"".join(struct.pack("<h", s) * channels for s in samples)
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setnchannels(channels)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm)
-    return buf.getvalue()
+    return tone_wav(seconds, rate=rate, channels=channels, tone_hz=tone_hz)
 
 
 def speech_wav(text: str, path: Path, *, rate: int = 16000) -> Path:
