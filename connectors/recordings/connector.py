@@ -39,7 +39,7 @@ from agent.errors import ConnectorError, DsrError
 from agent.models import Finding, Subject
 from agent.plans import Outcome, PlanItem
 from connectors.files.sweep import VERSION_MARK
-from connectors.files.transport import Skipped
+from connectors.files.transport import FileUnavailable, Skipped
 from connectors.recordings import media
 from connectors.recordings.layout import AUDIO_EXTENSIONS, Layout, extension_of
 from connectors.recordings.matching import CallMatcher, Wanted, wanted
@@ -282,7 +282,13 @@ class RecordingsConnector(Connector):
         removed: list[str] = []
         locked: dict[str, str] = {}
         for path in call.audio:  # audio first: a record left behind still finds a retry
-            result = layout.audio.delete(path)
+            try:
+                result = layout.audio.delete(path)
+            except FileUnavailable as exc:  # this file refused: the item fails, not the run
+                return Outcome(item.id, "failed", f"the {layout.audio.where} refused to "
+                               f"delete a recording ({exc.reason}); nothing else changed "
+                               "for this call", {"audio_files": len(removed)},
+                               [v for v in removed if VERSION_MARK in v])
             removed += [path if v == "file" else f"{path}{VERSION_MARK}{v}"
                         for v in result.versions]
             locked.update({f"{path}{VERSION_MARK}{v}": until
@@ -320,11 +326,10 @@ class RecordingsConnector(Connector):
         layout.attach_audio([after])
         if after.audio:
             return f"{len(after.audio)} audio file(s) still there after deleting them"
-        kept = {k.lower() for k in keep}
         for leg in after.legs:
             named = [role for role, value in {**leg.numbers, **leg.names,
                                               **leg.accounts}.items()
-                     if value and role.lower() not in kept and role not in leg.ours]
+                     if value and not _kept(role, keep) and role not in leg.ours]
             if named:
                 return f"an anonymised record still holds {', '.join(sorted(named))}"
         return None
@@ -342,6 +347,13 @@ def _make_layout(system: SystemConfig, options: RecordingsOptions, store: Store)
     from connectors.recordings.layout_sidecar import SidecarLayout
 
     return SidecarLayout(system, options, store)
+
+
+def _kept(role: str, keep: Sequence[str]) -> bool:
+    """A field the plan keeps: named, or under a kept path (``customer`` keeps
+    ``customer.name``), compared without case as the layouts' rewrites compare them."""
+    role = role.lower()
+    return any(role == k.lower() or role.startswith(k.lower() + ".") for k in keep)
 
 
 def _past(action: str) -> str:
