@@ -108,6 +108,12 @@ class Connector:
         """
         raise self._unsupported("search")
 
+    def search_notes(self) -> dict[str, Any]:
+        """Counts about the last ``search()`` worth showing beside the system's status
+        (``dsr search --json``: ``systems[].<key>``), e.g. records naming audio that is not
+        there; never identifier values or paths. Default: none."""
+        return {}
+
     def read(self, findings: Sequence[Finding]) -> Iterator[dict[str, Any]]:
         """The content of each finding, for access and portability exports."""
         raise self._unsupported("read")

@@ -209,7 +209,7 @@ class SearchEngine:
             submitted = time.monotonic()
             # ``timeout`` is per round of up to BATCH_UNIT subjects; a big batch gets more.
             scale = max(1, -(-len(round_subjects) // BATCH_UNIT))
-            futures: dict[str, Future[tuple[list[Finding], float]]] = {
+            futures: dict[str, Future[tuple[list[Finding], float, dict[str, Any]]]] = {
                 s.name: ex.submit(self._search_system, s, round_subjects) for s in live}
             for system in live:
                 status = statuses[system.name]
@@ -217,7 +217,8 @@ class SearchEngine:
                 try:
                     limit = system.timeout * scale
                     remaining = max(0.0, submitted + limit - time.monotonic())
-                    found, seconds = futures[system.name].result(timeout=remaining)
+                    found, seconds, notes = futures[system.name].result(timeout=remaining)
+                    _add_notes(status.notes, notes)
                 except FutureTimeout:
                     status.status, status.error = "error", f"timed out after {limit:g} s"
                     futures[system.name].cancel()
@@ -250,7 +251,7 @@ class SearchEngine:
             ex.shutdown(wait=False, cancel_futures=True)
 
     def _search_system(self, system: SystemConfig, subjects: list[Subject]
-                       ) -> tuple[list[Finding], float]:
+                       ) -> tuple[list[Finding], float, dict[str, Any]]:
         started = time.monotonic()
         connector = self.connector(system)
         found = list(connector.search(subjects))
@@ -260,7 +261,7 @@ class SearchEngine:
         seconds = time.monotonic() - started
         log.info("system_searched", system=system.name, findings=len(found),
                  seconds=round(seconds, 3))
-        return found, seconds
+        return found, seconds, connector.search_notes()
 
     def _expand(self, state: _SubjectState, next_round: int) -> frozenset[str]:
         # Attribute what we have so far; only strong findings feed the next round.
@@ -282,3 +283,14 @@ class SearchEngine:
             log.debug("identity_expanded", subject=state.subject.ref, round=next_round,
                       new_identifiers=len(added), types=sorted({i.type for i in added}))
         return held
+
+
+def _add_notes(into: dict[str, Any], notes: dict[str, Any]) -> None:
+    """A system's notes over the rounds of one search: counts add up, the rest is the
+    latest round's."""
+    for key, value in notes.items():
+        if isinstance(value, int) and not isinstance(value, bool) \
+                and isinstance(into.get(key), int):
+            into[key] += value
+        else:
+            into[key] = value

@@ -181,6 +181,13 @@ class RecordingsConnector(Connector):
                  seconds=round(report.seconds, 3))
         return findings
 
+    def search_notes(self) -> dict[str, Any]:
+        report = self.last_report
+        notes: dict[str, Any] = {"calls": report.calls, "missing_audio": report.missing_audio}
+        if report.unreadable:
+            notes["unreadable"] = len(report.unreadable)
+        return notes
+
     def _findings(self, calls: Sequence[Call], wants: Sequence[Wanted]) -> list[Finding]:
         out = []
         for call in calls:
