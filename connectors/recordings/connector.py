@@ -41,9 +41,9 @@ from agent.plans import Outcome, PlanItem
 from connectors.files.sweep import VERSION_MARK
 from connectors.files.transport import FileUnavailable, Skipped
 from connectors.recordings import media
-from connectors.recordings.layout import AUDIO_EXTENSIONS, Layout, extension_of
+from connectors.recordings.layout import AUDIO_EXTENSIONS, Layout, contains_id, extension_of
 from connectors.recordings.matching import CallMatcher, Wanted, wanted
-from connectors.recordings.model import Call
+from connectors.recordings.model import Call, Leg
 from connectors.recordings.options import RecordingsOptions, parse_options
 from connectors.recordings.store import Store, open_store
 
@@ -231,12 +231,27 @@ class RecordingsConnector(Connector):
             "row": summary, "legs": legs, "audio": audio,
             "missing_audio": call.missing_audio,
             "metadata_json": json.dumps(metadata, indent=2, sort_keys=True),
-            "metadata_csv": _legs_csv(legs, audio),
+            "metadata_csv": _legs_csv(legs, [self._own_audio(call, leg, audio)
+                                             for leg in call.legs]),
         }
         if finding.review:
             out["disclosure_review"] = True
             out["reason"] = finding.review
         return out
+
+    def _own_audio(self, call: Call, leg: Leg, audio: Sequence[dict[str, Any]]
+                   ) -> dict[str, Any]:
+        """The recording of this leg (the one its record names, else one whose name carries
+        its id), else the call's longest: what the leg's CSV row says of the audio."""
+        named = set(self.layout().expected_audio(leg))
+        for copy in audio:
+            if copy["path"] in named:
+                return copy
+        for copy in audio:
+            if leg.id and contains_id(copy["path"].rsplit("/", 1)[-1], leg.id):
+                return copy
+        timed = [a for a in audio if a.get("duration_seconds")]
+        return max(timed, key=lambda a: a["duration_seconds"]) if timed else {}
 
     def _audio(self, path: str) -> dict[str, Any]:
         """One copy: its bytes (up to ``max_audio_bytes``) and what they are."""
@@ -296,7 +311,7 @@ class RecordingsConnector(Connector):
                                f"delete a recording ({exc.reason}); nothing else changed "
                                "for this call", {"audio_files": len(removed)},
                                [v for v in removed if VERSION_MARK in v])
-            removed += [path if v == "file" else f"{path}{VERSION_MARK}{v}"
+            removed += [path if v in ("file", "null") else f"{path}{VERSION_MARK}{v}"
                         for v in result.versions]
             locked.update({f"{path}{VERSION_MARK}{v}": until
                            for v, until in result.locked.items()})
@@ -382,19 +397,18 @@ def _json_safe(value: Any) -> Any:
 
 
 def _legs_csv(legs: Sequence[dict[str, Any]], audio: Sequence[dict[str, Any]]) -> str:
-    """One row per leg (nested values as JSON), the call's audio format and duration on
-    each: the export's CSV of the call."""
+    """One row per leg (nested values as JSON) with its recording's format and duration
+    (``audio[i]`` is leg i's): the export's CSV of the call."""
     columns: dict[str, None] = {}
     for leg in legs:
         columns.update(dict.fromkeys(leg))
     extra = ["audio_format", "audio_duration_seconds"]
-    first = audio[0] if audio else {}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*columns, *extra])
-    for leg in legs:
+    for leg, own in zip(legs, audio, strict=True):
         cells = [leg.get(c) for c in columns]
         writer.writerow([json.dumps(c) if isinstance(c, dict | list) else
                          ("" if c is None else c) for c in cells]
-                        + [first.get("format") or "", first.get("duration_seconds") or ""])
+                        + [own.get("format") or "", own.get("duration_seconds") or ""])
     return buffer.getvalue()

@@ -5,8 +5,10 @@ concatenated JSON, JSON Lines or arrays) under ``cdr``, audio objects under
 A record names its audio (``Recording.Location``, ``bucket/key``); the key is taken relative
 to the audio store's prefix. Contacts of one call (transfers) share ``InitialContactId``.
 Records cannot be queried in place: every record file is read once per operation and the
-matching is done here. Erasure rewrites each record file holding the call (the call's
-records removed, or the caller's details blanked), then deletes the versions that held them.
+matching is done here (audio under the records' prefix is not read as records; a file that
+cannot be read is reported in ``unreadable`` and the rest searched). Erasure rewrites each
+record file holding the call (the call's records removed, or the caller's details blanked),
+then deletes the versions that held them.
 """
 
 from __future__ import annotations
@@ -18,22 +20,22 @@ import structlog
 
 from agent.config import SystemConfig
 from agent.errors import ConnectorError
-from connectors.files.transport import Skipped
+from connectors.files.transport import Entry, FileUnavailable, Skipped
 from connectors.recordings.connect import (
     RecordError,
     ids_in_name,
     parse_records,
     rewrite_records,
 )
-from connectors.recordings.layout import Layout
+from connectors.recordings.layout import AUDIO_EXTENSIONS, Layout, extension_of
 from connectors.recordings.matching import Wanted
 from connectors.recordings.model import Call, Leg
 from connectors.recordings.options import RecordingsOptions
 from connectors.recordings.store import BucketStore, Store, open_store
+from connectors.s3.client import NOT_FOUND
 
 log = structlog.get_logger("connectors.recordings")
 MAX_RECORD_FILE = 256 << 20  # a CTR file is a few MB at most; refuse anything absurd
-RECORD_EXTENSIONS = ("", "json", "jsonl", "ndjson", "txt", "gz")
 
 
 class ConnectLayout(Layout):
@@ -48,6 +50,8 @@ class ConnectLayout(Layout):
 
     def check(self) -> str:
         files = sum(1 for item in self.records.walk() if not isinstance(item, Skipped))
+        if not files:  # a mistyped prefix would otherwise search nothing, silently
+            raise ConnectorError("no contact record files under cdr: check the URL")
         return f"{files} contact record file(s)"
 
     # ------------------------------------------------------------------ records
@@ -59,20 +63,31 @@ class ConnectLayout(Layout):
             for item in self.records.walk():
                 if isinstance(item, Skipped):
                     self.unreadable.append(item)
-                    continue
-                if item.size > MAX_RECORD_FILE:
-                    self.unreadable.append(Skipped(item.path, "too large for a record file"))
-                    continue
-                with self.records.open_read(item.path) as stream:
-                    data = stream.read()
-                try:
-                    legs += parse_records(data, item.path)
-                except RecordError as exc:
-                    self.unreadable.append(Skipped(item.path, str(exc)))
-                    log.warning("recordings.records.unreadable", system=self.system.name,
-                                problem=type(exc).__name__)
+                elif extension_of(item.path) not in AUDIO_EXTENSIONS:
+                    # audio: cdr may be a prefix above the recordings (the bucket's root)
+                    legs += self._read(item)
             self._legs = legs
         return self._legs
+
+    def _read(self, item: Entry) -> list[Leg]:
+        """The legs of one record file; a file that cannot be read is noted, not fatal."""
+        if item.size > MAX_RECORD_FILE:
+            self.unreadable.append(Skipped(item.path, "too large for a record file"))
+            return []
+        try:
+            with self.records.open_read(item.path) as stream:
+                data = stream.read()
+            return [_with_paths(leg) for leg in parse_records(data, item.path)]
+        except FileUnavailable as exc:  # denied, or only older versions behind a marker
+            reason = (exc.reason if exc.reason != NOT_FOUND else
+                      "gone since it was listed, or only older versions behind a delete "
+                      "marker: not searched")
+            self.unreadable.append(Skipped(item.path, reason))
+        except RecordError as exc:
+            self.unreadable.append(Skipped(item.path, str(exc)))
+        log.warning("recordings.records.unreadable", system=self.system.name,
+                    problem=self.unreadable[-1].reason)
+        return []
 
     def forget_listings(self) -> None:
         super().forget_listings()
@@ -126,3 +141,14 @@ class ConnectLayout(Layout):
 
     def close(self) -> None:
         self.records.close()
+
+
+def _with_paths(leg: Leg) -> Leg:
+    """Name and account roles as the record's dotted paths (``Attributes.customerId``): the
+    form ``keep`` lists, so an anonymised record keeping one still verifies."""
+    def path(role: str) -> str:
+        return "+".join(f"Attributes.{part}" for part in role.split("+"))
+
+    leg.names = {path(role): value for role, value in leg.names.items()}
+    leg.accounts = {path(role): value for role, value in leg.accounts.items()}
+    return leg
