@@ -26,12 +26,9 @@ import pytest
 
 from agent.engine import SearchEngine
 from agent.errors import ConnectorError
-from agent.models import Finding, SearchResult
-from agent.plans import PlanItem
-from agent.subjects import subject_from_mapping
-from connectors.recordings.connector import RecordingsConnector
 from tests.support.audio import convert, soxi_seconds, wav_bytes
 from tests.support.engines import engines
+from tests.support.recordings import by_locator, connector, item, search
 
 if TYPE_CHECKING:
     from tests.file_servers import Share
@@ -165,28 +162,12 @@ def engine_for(tmp_path: Path) -> Iterator[Callable[[Share], SearchEngine]]:
         yield lambda share: make(entry(share))
 
 
-def search(engine: SearchEngine, *people: dict[str, Any]) -> list[SearchResult]:
-    subjects = [subject_from_mapping(p, default_ref=f"S{i}") for i, p in enumerate(people)]
-    results = engine.search(subjects, operator="test", reason="sidecar test", record=False)
-    for result in results:
-        assert all(s.status == "ok" for s in result.systems), result.systems
-    return results
 
 
-def by_locator(result: SearchResult) -> dict[str, Finding]:
-    return {f.locator: f for f in result.findings}
 
 
-def connector(engine: SearchEngine) -> RecordingsConnector:
-    found = engine.connector(engine.config.systems[0])
-    assert isinstance(found, RecordingsConnector)
-    return found
 
 
-def item(finding: Finding, action: str, **notes: Any) -> PlanItem:
-    return PlanItem(id=finding.id, action=action, reason="test", system=finding.system,
-                    kind=finding.kind, locator=finding.locator, container=finding.container,
-                    strength=finding.strength, notes=dict(notes))
 
 
 def files(share: Share) -> set[str]:
