@@ -42,7 +42,7 @@ from connectors.files.sweep import VERSION_MARK
 from connectors.files.transport import FileUnavailable, Skipped
 from connectors.recordings import media
 from connectors.recordings.layout import AUDIO_EXTENSIONS, Layout, contains_id, extension_of
-from connectors.recordings.matching import CallMatcher, Wanted, wanted
+from connectors.recordings.matching import CallMatcher, WantIndex, wanted
 from connectors.recordings.model import Call, Leg
 from connectors.recordings.options import RecordingsOptions, parse_options
 from connectors.recordings.store import Store, open_store
@@ -157,16 +157,20 @@ class RecordingsConnector(Connector):
             return []
         layout = self.layout()
         layout.forget_listings()
+        self.matcher.forget()
+        index = WantIndex(wants)
         hits = []
         for leg in layout.candidates(wants):
             report.records += 1
             single = Call(leg.id, leg.id, [leg])
-            if any(self.matcher.match(single, w) for w in wants):
+            if any(self.matcher.match(single, w)
+                   for w in self.matcher.wanting([leg], index)):
                 hits.append(leg)
         calls = layout.calls(hits)
         report.unreadable = [p.reason for p in layout.attach_audio(calls)]
         report.unreadable += [p.reason for p in layout.unreadable]
-        findings = self._findings(calls, wants)
+        findings = self._findings(calls, index)
+        self.matcher.forget()
         report.calls = len({f.locator for f in findings})
         matched = {f.locator for f in findings}
         for call in calls:
@@ -188,10 +192,10 @@ class RecordingsConnector(Connector):
             notes["unreadable"] = len(report.unreadable)
         return notes
 
-    def _findings(self, calls: Sequence[Call], wants: Sequence[Wanted]) -> list[Finding]:
+    def _findings(self, calls: Sequence[Call], index: WantIndex) -> list[Finding]:
         out = []
         for call in calls:
-            for want in wants:
+            for want in self.matcher.wanting(call.legs, index):
                 found = self.matcher.match(call, want)
                 if found is not None:
                     out.append(self.matcher.finding(self.system.name, call, want.subject,

@@ -12,7 +12,7 @@ holds a third person's voice and an export of it goes to disclosure review.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from agent.identifiers import phone_e164, phone_variants, try_normalise
@@ -72,6 +72,55 @@ def number_forms(wants: Iterable[Wanted]) -> tuple[frozenset[str], frozenset[str
 
 
 @dataclass
+class LegKeys:
+    """One leg's values as they are compared: numbers as E.164 by role, account values
+    normalised per identifier type, caller names as normalised person names."""
+
+    numbers: dict[str, str | None]
+    accounts: dict[str, set[str]]
+    names: set[str]
+
+    @classmethod
+    def of(cls, leg: Leg) -> LegKeys:
+        accounts: dict[str, set[str]] = {}
+        for value in leg.accounts.values():
+            for kind in ACCOUNT_TYPES:
+                norm = try_normalise(kind, value)
+                if norm:
+                    accounts.setdefault(kind, set()).add(norm)
+        names = {n for n in (person_name(v) for v in leg.names.values()) if n}
+        return cls({role: phone_e164(value) if value else None
+                    for role, value in leg.numbers.items()}, accounts, names)
+
+
+class WantIndex:
+    """The subjects of a batch by each value they are searched by, so a leg finds the few
+    subjects it may be about without comparing it with every one."""
+
+    def __init__(self, wants: Sequence[Wanted]) -> None:
+        self.by_phone: dict[str, list[Wanted]] = {}
+        self.by_account: dict[str, list[Wanted]] = {}
+        self.by_name: dict[str, list[Wanted]] = {}
+        for want in wants:
+            for value in want.phones:
+                self.by_phone.setdefault(value, []).append(want)
+            for value in want.accounts:
+                self.by_account.setdefault(value, []).append(want)
+            for value in want.names:
+                self.by_name.setdefault(value, []).append(want)
+
+    def touched(self, keys: LegKeys) -> Iterator[Wanted]:
+        for e164 in keys.numbers.values():
+            if e164:
+                yield from self.by_phone.get(e164, ())
+        for values in keys.accounts.values():
+            for value in values:
+                yield from self.by_account.get(value, ())
+        for name in keys.names:
+            yield from self.by_name.get(name, ())
+
+
+@dataclass
 class Match:
     ids: set[str] = field(default_factory=set)
     weak_ids: set[str] = field(default_factory=set)
@@ -86,6 +135,7 @@ class CallMatcher:
 
     def __init__(self, options: RecordingsOptions) -> None:
         self.options = options
+        self._keys: dict[int, LegKeys] = {}
 
     def staff(self, value: str) -> bool:
         """Our side: an internal extension or one of our numbers."""
@@ -94,12 +144,41 @@ class CallMatcher:
             return True
         return phone_e164(value) in self.options.our_numbers
 
+    def keys(self, leg: Leg) -> LegKeys:
+        """The leg's values normalised, once per search (``forget`` clears them)."""
+        found = self._keys.get(id(leg))
+        if found is None:
+            found = LegKeys.of(leg)
+            self._keys[id(leg)] = found
+        return found
+
+    def forget(self) -> None:
+        self._keys.clear()
+
+    def wanting(self, legs: Iterable[Leg], index: WantIndex) -> list[Wanted]:
+        """The subjects any of these legs may be about (one dict lookup per value)."""
+        hit: dict[str, Wanted] = {}
+        for leg in legs:
+            for want in index.touched(self.keys(leg)):
+                hit.setdefault(want.subject.ref, want)
+        return list(hit.values())
+
     def match(self, call: Call, want: Wanted) -> Match | None:
         found = Match()
         for leg in call.legs:
-            self._numbers(leg, want, found)
-            self._accounts(leg, want, found)
-            self._names(leg, want, found)
+            keys = self.keys(leg)
+            self._numbers(leg, keys, want, found)
+            for kind, values in keys.accounts.items():
+                for norm in values:
+                    ident = want.accounts.get(norm)
+                    if ident is not None:
+                        found.ids.add(ident)
+                        found.values.setdefault(kind, set()).add(norm)
+            for norm in keys.names:
+                ident = want.names.get(norm)
+                if ident is not None:
+                    found.ids.add(ident)
+                    found.side |= CALLER_ROLES  # a caller's name: the caller's side
         if not found.ids:
             return None
         if not found.side & (CALLER_ROLES | CALLEE_ROLES):
@@ -108,35 +187,15 @@ class CallMatcher:
         found.third_party = self._third_party(call, found)
         return found
 
-    def _numbers(self, leg: Leg, want: Wanted, found: Match) -> None:
-        for role, value in leg.numbers.items():
-            if role in leg.ours:
-                continue
-            e164 = phone_e164(value) if value else None
+    def _numbers(self, leg: Leg, keys: LegKeys, want: Wanted, found: Match) -> None:
+        for role, e164 in keys.numbers.items():
             ident = want.phones.get(e164 or "")
-            if ident is None:
+            if ident is None or role in leg.ours:
                 continue
             found.ids.add(ident)
             found.side.add(role)
             if e164 in self.options.shared_numbers:
                 found.weak_ids.add(ident)
-
-    def _accounts(self, leg: Leg, want: Wanted, found: Match) -> None:
-        for value in leg.accounts.values():
-            for kind in ACCOUNT_TYPES:
-                norm = try_normalise(kind, value)
-                ident = want.accounts.get(norm or "")
-                if ident is not None:
-                    found.ids.add(ident)
-                    found.values.setdefault(kind, set()).add(norm)  # type: ignore[arg-type]
-
-    def _names(self, leg: Leg, want: Wanted, found: Match) -> None:
-        for value in leg.names.values():
-            norm = person_name(value)
-            ident = want.names.get(norm or "")
-            if ident is not None:
-                found.ids.add(ident)
-                found.side |= CALLER_ROLES  # a caller's name: the caller's side
 
     def _evidence(self, call: Call, found: Match) -> None:
         """The subject's side's numbers and the caller's name, if the subject called."""
