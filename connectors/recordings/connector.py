@@ -42,9 +42,10 @@ from connectors.files.sweep import VERSION_MARK
 from connectors.files.transport import FileUnavailable, Skipped
 from connectors.recordings import media
 from connectors.recordings.layout import AUDIO_EXTENSIONS, Layout, contains_id, extension_of
-from connectors.recordings.matching import CallMatcher, WantIndex, wanted
+from connectors.recordings.matching import CallMatcher, Wanted, WantIndex, wanted
 from connectors.recordings.model import Call, Leg
 from connectors.recordings.options import RecordingsOptions, parse_options
+from connectors.recordings.spoken import SPOKEN_REVIEW, SpokenSearch
 from connectors.recordings.store import Store, open_store
 
 log = structlog.get_logger("connectors.recordings")
@@ -59,6 +60,8 @@ class RecordingsReport:
     calls: int = 0  # calls matched to a subject
     audio: int = 0  # audio copies of those calls
     missing_audio: int = 0  # named by a record, not in the store (orphan records)
+    transcribed: int = 0  # recordings whose speech was searched (transcripts = true)
+    not_transcribed: int = 0  # not PCM WAV, too large or unreadable
     unreadable: list[str] = field(default_factory=list)  # reasons, never paths
     seconds: float = 0.0
 
@@ -80,6 +83,8 @@ class RecordingsConnector(Connector):
         self._layout: Layout | None = None
         self._store: Store | None = None
         self.last_report = RecordingsReport()
+        self.spoken = (SpokenSearch(system.name, self.options.max_audio_bytes)
+                       if self.options.transcripts else None)
 
     # ------------------------------------------------------------------ connection
     def layout(self) -> Layout:
@@ -171,6 +176,8 @@ class RecordingsConnector(Connector):
         report.unreadable += [p.reason for p in layout.unreadable]
         findings = self._findings(calls, index)
         self.matcher.forget()
+        if self.spoken is not None:
+            findings += self._spoken_findings(layout, wants, findings, report)
         report.calls = len({f.locator for f in findings})
         matched = {f.locator for f in findings}
         for call in calls:
@@ -190,7 +197,52 @@ class RecordingsConnector(Connector):
         notes: dict[str, Any] = {"calls": report.calls, "missing_audio": report.missing_audio}
         if report.unreadable:
             notes["unreadable"] = len(report.unreadable)
+        if self.spoken is not None:
+            notes["transcribed"] = report.transcribed
+            notes["not_transcribed"] = report.not_transcribed
         return notes
+
+    def _spoken_findings(self, layout: Layout, wants: Sequence[Wanted],
+                         found: Sequence[Finding], report: RecordingsReport) -> list[Finding]:
+        """Recordings whose speech names a subject (weak: a mention, see ``spoken``)."""
+        assert self.spoken is not None
+        problems: list[Skipped] = []
+        audio = [e for e in layout.listing("", problems)
+                 if extension_of(e.path) in AUDIO_EXTENSIONS]
+        seen = {(f.locator, f.subject) for f in found}
+        before = self.spoken.not_transcribed
+        out: list[Finding] = []
+        for entry in audio:
+            transcript = self.spoken.transcript(layout.audio, entry)
+            if transcript is None:
+                continue
+            report.transcribed += 1
+            for want in wants:
+                ids = self.spoken.matched(transcript, want)
+                if not ids:
+                    continue
+                call = layout.call_of_audio(entry.path)
+                locator = call.id if call is not None else entry.path
+                if (locator, want.subject.ref) in seen:
+                    continue  # already theirs by the call's record
+                seen.add((locator, want.subject.ref))
+                out.append(Finding(
+                    system=self.system.name, kind="recording", locator=locator,
+                    subject=want.subject.ref, categories=["Communications"],
+                    container="calls", review=SPOKEN_REVIEW, internal_matched_ids=ids,
+                    internal_weak_ids=set(ids)))
+        report.not_transcribed += self.spoken.not_transcribed - before
+        return out
+
+    def _call(self, layout: Layout, locator: str) -> Call | None:
+        """The call a locator names; a recording no record names (found by its speech) is
+        a call of its own, named by its path."""
+        call = layout.call(locator)
+        if call is not None:
+            return call
+        if extension_of(locator) in AUDIO_EXTENSIONS and layout.audio.stat(locator):
+            return Call(id=locator, group=locator, legs=[], audio=[locator])
+        return None
 
     def _findings(self, calls: Sequence[Call], index: WantIndex) -> list[Finding]:
         out = []
@@ -210,11 +262,12 @@ class RecordingsConnector(Connector):
         layout = self.layout()
         layout.forget_listings()
         for finding in mine:
-            call = layout.call(finding.locator)
+            call = self._call(layout, finding.locator)
             if call is None:
                 log.warning("recordings.read.gone", system=self.system.name)
                 continue
-            layout.attach_audio([call])
+            if call.legs:
+                layout.attach_audio([call])
             yield self._content(finding, call)
 
     def _content(self, finding: Finding, call: Call) -> dict[str, Any]:
@@ -241,6 +294,21 @@ class RecordingsConnector(Connector):
         if finding.review:
             out["disclosure_review"] = True
             out["reason"] = finding.review
+        if self.spoken is not None:
+            out["transcripts"] = self._transcripts(call)
+        return out
+
+    def _transcripts(self, call: Call) -> list[dict[str, Any]]:
+        """What is said in each recording of the call (copies with the same speech once)."""
+        assert self.spoken is not None
+        store, out, said = self.layout().audio, [], set()
+        for path in call.audio:
+            entry = store.stat(path)
+            transcript = self.spoken.transcript(store, entry) if entry else None
+            if transcript is None or transcript.text in said:
+                continue
+            said.add(transcript.text)
+            out.append({"path": path, **transcript.public()})
         return out
 
     def _own_audio(self, call: Call, leg: Leg, audio: Sequence[dict[str, Any]]
@@ -301,10 +369,13 @@ class RecordingsConnector(Connector):
             yield self._erase_one(layout, item)
 
     def _erase_one(self, layout: Layout, item: PlanItem) -> Outcome:
-        call = layout.call(item.locator or "")
+        call = self._call(layout, item.locator or "")
         if call is None:
             return Outcome(item.id, "absent", "no call record with this recording id")
-        layout.attach_audio([call])
+        if call.legs:
+            layout.attach_audio([call])
+        if self.spoken is not None:
+            self.spoken.forget(call.audio)
         removed: list[str] = []
         locked: dict[str, str] = {}
         for path in call.audio:  # audio first: a record left behind still finds a retry
@@ -344,9 +415,11 @@ class RecordingsConnector(Connector):
     def _verify(self, layout: Layout, item: PlanItem, keep: Sequence[str]) -> str | None:
         """Read the call back: no audio, and no record naming anyone (or none at all)."""
         layout.forget_listings()
-        after = layout.call(item.locator or "")
+        after = self._call(layout, item.locator or "")
         if after is None:
             return None
+        if not after.legs:
+            return "the recording is still there after deleting it"
         if item.action == "delete":
             return "the call's records are still there after deleting them"
         layout.attach_audio([after])

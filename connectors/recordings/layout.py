@@ -102,6 +102,14 @@ class Layout:
     def known_ids(self, ids: Iterable[str]) -> set[str]:
         return {t for i in ids for t in self.id_tokens(i)}
 
+    def call_of_audio(self, path: str) -> Call | None:
+        """The call a recording file belongs to, by the recording ids its name carries."""
+        for token in sorted(self.id_tokens(posixpath.basename(path))):
+            call = self.call(token)
+            if call is not None:
+                return call
+        return None
+
     def close(self) -> None:
         """Release the record source."""
 

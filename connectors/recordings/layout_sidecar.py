@@ -150,6 +150,13 @@ class SidecarLayout(Layout):
         owners = [o for o in owners if o in self._stems]
         return max(owners, key=len) if owners else None
 
+    def call_of_audio(self, path: str) -> Call | None:
+        """The call of the sidecar the file belongs to (its folder and longest stem)."""
+        self._all()
+        owner = self._owner(path)
+        leg = next((leg for leg in self._all() if _stem_path(leg.source) == owner), None)
+        return self.call(leg.id) if leg is not None else None
+
     def _theirs(self, path: str, call: Call) -> bool:
         """Whether the file belongs to another recording's sidecar."""
         owner = self._owner(path)

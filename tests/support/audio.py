@@ -22,14 +22,18 @@ def wav_bytes(seconds: float = 1.0, *, rate: int = 8000, channels: int = 1,
     return tone_wav(seconds, rate=rate, channels=channels, tone_hz=tone_hz)
 
 
-def speech_wav(text: str, path: Path, *, rate: int = 16000) -> Path:
-    """``text`` spoken by espeak-ng, as a mono 16-bit WAV at ``rate`` (sox resamples)."""
+def speech_wav(text: str, path: Path, *, rate: int = 16000, voice: str | None = None
+               ) -> Path:
+    """``text`` spoken by espeak-ng (``voice``, e.g. ``en-us+klatt``, whose digits speech
+    recognition hears best), as a mono 16-bit WAV at ``rate`` (sox resamples, without
+    random dither so the file is the same every run)."""
     espeak, sox = _tool("espeak-ng"), _tool("sox")
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         raw = Path(tmp) / "speech.wav"
-        _run([espeak, "--stdin", "-w", str(raw)], stdin=text)
-        _run([sox, str(raw), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer",
-              str(path)])
+        _run([espeak, *(["-v", voice] if voice else []), "--stdin", "-w", str(raw)],
+             stdin=text)
+        _run([sox, "-R", str(raw), "-r", str(rate), "-c", "1", "-b", "16", "-e",
+              "signed-integer", str(path)])
     return path
 
 
