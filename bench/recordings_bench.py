@@ -33,7 +33,6 @@ Parts (``--parts``), through ``RecordingsConnector`` (``config_from_dict``, as a
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import random
 import shutil
@@ -60,7 +59,6 @@ from connectors.recordings import cdr as cdr_module
 from connectors.recordings.connector import RecordingsConnector
 from connectors.recordings.layout_asterisk import audio_path
 from connectors.recordings.matching import number_forms, wanted
-from connectors.recordings.model import Call
 from tests.support.audio import wav_bytes
 
 URL = "postgresql+psycopg://postgres@127.0.0.1:5432/dsr_bench_calls"
@@ -301,47 +299,16 @@ def singles(conn: RecordingsConnector, subjects: Sequence[Subject], label: str
 
 
 # --------------------------------------------------------------------------- predicate
-def narrowed_clauses(self: cdr_module.SqlCdr, query: cdr_module.CdrQuery, *,
-                     like: bool = True) -> list[tuple[int, sa.ColumnElement[bool]]]:
-    """SqlCdr._search_clauses without the separator-insensitive (``_compacted``) clauses
-    and, with ``like=False``, without the ``clid LIKE '%<number>'`` ones too."""
-    self._reflect()
-    clauses: list[tuple[int, sa.ColumnElement[bool]]] = []
-    forms = query.forms
-    chunks = cdr_module._chunks
-    for role in (*cdr_module._PLAIN_NUMBERS, "clid"):
-        if (col := self._col(role)) is not None:
-            clauses += [(len(c), col.in_(c)) for c in chunks(forms)]
-    clid = self._col("clid")
-    if like and clid is not None:
-        for chunk in chunks(forms):
-            clauses.append((len(chunk), sa.or_(
-                *(clid.endswith(f"<{f}>", autoescape=True) for f in chunk))))
-    for role in cdr_module.ACCOUNT_COLUMNS:
-        if (col := self._col(role)) is not None:
-            folded = sa.func.lower(sa.func.trim(col))
-            clauses += [(len(c), folded.in_(c)) for c in chunks(query.folded_accounts)]
-    clauses += self._name_clauses(query.folded_names)
-    return clauses
-
-
 @contextmanager
-def patched_clauses(variant: str) -> Iterator[None]:
-    """``product`` leaves SqlCdr alone; ``exact`` drops the compacted clauses, ``in_only``
-    the LIKE ones as well (a bench-only patch, undone on exit)."""
-    original = cdr_module.SqlCdr._search_clauses
-    if variant != "product":
-        like = variant == "exact"
-
-        def clauses(self: cdr_module.SqlCdr, query: cdr_module.CdrQuery
-                    ) -> list[tuple[int, sa.ColumnElement[bool]]]:
-            return narrowed_clauses(self, query, like=like)
-
-        cdr_module.SqlCdr._search_clauses = clauses  # type: ignore[method-assign]
+def loose(conn: RecordingsConnector, on: bool) -> Iterator[None]:
+    """The CDR source with ``loose_numbers`` set as a user's option would (undone on exit)."""
+    source = conn.layout().cdr  # type: ignore[attr-defined]
+    before = source.loose_numbers
+    source.loose_numbers = on
     try:
         yield
     finally:
-        cdr_module.SqlCdr._search_clauses = original  # type: ignore[method-assign]
+        source.loose_numbers = before
 
 
 def statements(conn: RecordingsConnector, subjects: Sequence[Subject]
@@ -351,21 +318,20 @@ def statements(conn: RecordingsConnector, subjects: Sequence[Subject]
     forms, e164 = number_forms(wanted(subjects))
     query = cdr_module.CdrQuery(numbers=forms, e164=e164, accounts=frozenset(),
                                 names=frozenset())
-    table = source._reflect()
-    batches = cdr_module._batches(source._search_clauses(query))
-    return source._get_engine(), [sa.select(table).where(sa.or_(*b)) for b in batches]
+    return source._get_engine(), source.statements(source._search_clauses(query))
 
 
 def explain(conn: RecordingsConnector, subjects: Sequence[Subject]) -> list[dict[str, Any]]:
-    """EXPLAIN ANALYZE of each pre-filter statement (values inlined: made-up numbers)."""
+    """EXPLAIN ANALYZE of each pre-filter statement, with its bound parameters."""
     engine, selects = statements(conn, subjects)
     plans = []
     for statement in selects:
-        sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
+        compiled = statement.compile(engine)
         with engine.connect() as db:
-            top = db.execute(sa.text(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")).scalar_one()[0]
+            top = db.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}",
+                                     compiled.params).scalar_one()[0]
         node = top["Plan"]
-        while node.get("Plans") and node["Node Type"] in ("Gather", "Result"):
+        while node.get("Plans") and node["Node Type"] in ("Gather", "Result", "BitmapOr"):
             node = node["Plans"][0]
         plans.append({"execution_ms": round(top["Execution Time"], 1),
                       "plan": top["Plan"]["Node Type"], "scan": node["Node Type"],
@@ -374,11 +340,13 @@ def explain(conn: RecordingsConnector, subjects: Sequence[Subject]) -> list[dict
     return plans
 
 
-def predicate(conn: RecordingsConnector, subjects: Sequence[Subject]) -> dict[str, Any]:
+def predicate(conn: RecordingsConnector, subjects: Sequence[Subject],
+              label: str = "predicate") -> dict[str, Any]:
+    """The phone search as shipped (exact forms) and with ``loose_numbers = true``."""
     out: dict[str, Any] = {}
-    for variant in ("product", "exact", "in_only"):
-        with patched_clauses(variant):
-            runs, _ = singles(conn, subjects, f"predicate {variant}")
+    for variant in ("exact", "loose"):
+        with loose(conn, variant == "loose"):
+            runs, _ = singles(conn, subjects, f"{label} {variant}")
             out[variant] = {**runs, "explain": explain(conn, subjects[:1])}
         log(f"  explain {variant}: {out[variant]['explain']}")
     return out
@@ -390,10 +358,12 @@ def batch(conn: RecordingsConnector, rng: random.Random, sizes: Sequence[int],
     out = []
     for size in sizes:
         subjects = by_phone(numbers(rng, size), f"b{size}-")
+        _, selects = statements(conn, subjects)
         try:
             _, run = search_once(conn, subjects)
         except DsrError as exc:  # the message names the table and the reason, no values
             run = {"subjects": size, "error": str(exc)}
+        run["statements"] = len(selects)
         if single_p50_ms is not None:
             run["singles_extrapolated_seconds"] = round(size * single_p50_ms / 1000, 1)
         log(f"  batch {size}: {run}")
@@ -401,52 +371,14 @@ def batch(conn: RecordingsConnector, rng: random.Random, sizes: Sequence[int],
     return out
 
 
-def sampled_batch(conn: RecordingsConnector, rng: random.Random, size: int,
-                  single_p50_ms: float | None) -> dict[str, Any]:
-    """A batch too large to run whole in the time budget: its pre-filter statements counted
-    by kind, one of each kind run (with the system's statement timeout), and the matching
-    cost per (record, subject) pair measured on real records."""
-    subjects = by_phone(numbers(rng, size), f"B{size}-")
-    engine, selects = statements(conn, subjects)
-    kinds: dict[str, list[sa.Select[Any]]] = {}
-    for statement in selects:
-        text = str(statement.compile(engine))
-        kind = "like" if " LIKE " in text else "compacted" if "replace(" in text else "exact"
-        kinds.setdefault(kind, []).append(statement)
-    out: dict[str, Any] = {"subjects": size, "statements": {k: len(v) for k, v in
-                                                            kinds.items()}, "sampled": {}}
-    for kind, group in kinds.items():
-        try:
-            with engine.connect() as db:
-                (rows, wall, _) = timed(lambda s=group[0]: len(db.execute(s).fetchall()))
-            out["sampled"][kind] = {"seconds": round(wall, 1), "rows": rows}
-        except sa.exc.DBAPIError as exc:
-            out["sampled"][kind] = {"error": type(exc.orig).__name__,
-                                    "timeout_seconds": conn.system.timeout}
-        log(f"  batch {size}, one {kind} statement: {out['sampled'][kind]}")
-    out["matching"] = matching_cost(conn, subjects)
-    if single_p50_ms is not None:
-        out["singles_extrapolated_seconds"] = round(size * single_p50_ms / 1000, 1)
-    log(f"  batch {size} (sampled): {out}")
+def by_account(conn: RecordingsConnector, rng: random.Random, count: int
+               ) -> dict[str, Any]:
+    accounts = [account_of(n) for n in numbers(rng, count)]
+    subjects = [subject_from_mapping({"ref": f"a{i}", "id": {"account": a}},
+                                     default_ref=f"a{i}")
+                for i, a in enumerate(accounts)]
+    out, _ = singles(conn, subjects, "single by account")
     return out
-
-
-def matching_cost(conn: RecordingsConnector, subjects: Sequence[Subject],
-                  records: int = 200) -> dict[str, Any]:
-    """The cost of one (record, subject) comparison in the search's loops, on ``records``
-    real records of the first subject, compared with every subject (theirs last, so no
-    pass stops early). A batch does ~records x subjects / 2 of them in the pre-match loop
-    and calls x subjects in ``_findings``."""
-    wants = wanted(subjects)
-    legs = list(itertools.islice(conn.layout().candidates(wants[:1]), records))
-    order = wants[::-1]
-    started = time.process_time()
-    for leg in legs:
-        single = Call(leg.id, leg.id, [leg])
-        any(conn.matcher.match(single, w) for w in order)
-    pairs = len(legs) * len(wants)
-    return {"pairs": pairs, "us_per_pair": round((time.process_time() - started) / pairs * 1e6,
-                                                 2)}
 
 
 # --------------------------------------------------------------------------- read / erase
@@ -496,27 +428,29 @@ def erase(conn: RecordingsConnector, findings: Sequence[Finding], root: Path
 
 
 # --------------------------------------------------------------------------- indexed
-EXTRA_INDEXES = ("src", "cnum", "did", "linkedid")
-
-
 def indexed(args: argparse.Namespace, conn: RecordingsConnector, rng: random.Random,
             found: list[list[Finding]]) -> dict[str, Any]:
-    """What indexes FreePBX does not create would give: src, cnum, did, linkedid indexed,
-    then the phone search (as shipped, and with exact IN lists only), read and erase."""
+    """The indexes docs/recordings.md recommends (``missing_indexes()``: src, cnum, did,
+    linkedid here), then every part again."""
+    source = conn.layout().cdr  # type: ignore[attr-defined]
+    missing = source.missing_indexes()
     engine = sa.create_engine(args.url)
     started = time.perf_counter()
     with engine.begin() as db:
-        for column in EXTRA_INDEXES:
+        for column in missing:
             db.execute(sa.text(f"CREATE INDEX IF NOT EXISTS cdr_{column} ON cdr ({column})"))
         db.execute(sa.text("ANALYZE cdr"))
     engine.dispose()
-    out: dict[str, Any] = {"indexes": list(EXTRA_INDEXES),
-                           "index_seconds": round(time.perf_counter() - started, 1)}
-    subjects = by_phone(numbers(rng, args.predicate_subjects), "i")
-    for variant in ("product", "in_only"):
-        with patched_clauses(variant):
-            runs, _ = singles(conn, subjects, f"indexed {variant}")
-            out[variant] = {**runs, "explain": explain(conn, subjects[:1])}
+    conn.close()  # a new CDR source reflects the indexes afresh
+    out: dict[str, Any] = {
+        "indexes": missing, "index_seconds": round(time.perf_counter() - started, 1),
+        "missing_after": conn.layout().cdr.missing_indexes()}  # type: ignore[attr-defined]
+    subjects = by_phone(numbers(rng, args.subjects), "i")
+    out["single"], _ = singles(conn, subjects, "indexed single by phone")
+    sizes = [int(s) for s in args.batch.split(",") if s]
+    out["batch"] = batch(conn, rng, sizes, out["single"]["p50_ms"])
+    out["account"] = by_account(conn, rng, args.accounts)
+    out["predicate"] = predicate(conn, subjects[:args.predicate_subjects], "indexed")
     half = len(found) // 2
     out["read"] = read(conn, with_audio(found[half:], args.audio, args.reads))
     out["erase"] = erase(conn, with_audio(found[half:][::-1], args.audio, args.erase),
@@ -532,9 +466,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--audio-files", type=int, default=20_000)
     ap.add_argument("--subjects", type=int, default=50)
-    ap.add_argument("--batch", default="10,25", help="batch sizes searched whole")
-    ap.add_argument("--batch-sampled", type=int, default=1000,
-                    help="a batch size measured by sampling its statements (0: none)")
+    ap.add_argument("--batch", default="10,25,1000", help="batch sizes searched whole")
     ap.add_argument("--accounts", type=int, default=10)
     ap.add_argument("--predicate-subjects", type=int, default=5)
     ap.add_argument("--reads", type=int, default=20)
@@ -560,6 +492,7 @@ def run(args: argparse.Namespace, parts: set[str]) -> None:
         record["audio"] = write_audio(args.url, args.audio, args.audio_files)
     rng = random.Random(args.seed)
     conn = connector(args.url, args.audio)
+    record["missing_indexes"] = conn.layout().cdr.missing_indexes()  # type: ignore[attr-defined]
     found: list[list[Finding]] = []
     try:
         if "single" in parts:
@@ -569,14 +502,8 @@ def run(args: argparse.Namespace, parts: set[str]) -> None:
             p50 = record.get("single", {}).get("p50_ms")
             sizes = [int(s) for s in args.batch.split(",") if s]
             record["batch"] = batch(conn, rng, sizes, p50)
-            if args.batch_sampled:
-                record["batch_sampled"] = sampled_batch(conn, rng, args.batch_sampled, p50)
         if "account" in parts:
-            accounts = [account_of(n) for n in numbers(rng, args.accounts)]
-            subjects = [subject_from_mapping({"ref": f"a{i}", "id": {"account": a}},
-                                             default_ref=f"a{i}")
-                        for i, a in enumerate(accounts)]
-            record["account"], _ = singles(conn, subjects, "single by account")
+            record["account"] = by_account(conn, rng, args.accounts)
         if "predicate" in parts:
             subjects = by_phone(numbers(rng, args.predicate_subjects), "p")
             record["predicate"] = predicate(conn, subjects)

@@ -23,17 +23,29 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from agent.config import SystemConfig
 from agent.errors import ConnectorError, IdentifierError
-from agent.identifiers import normalise_name, phone_e164
+from agent.identifiers import id_variants, normalise_name, phone_e164
 from connectors.recordings.model import ACCOUNT_COLUMNS, CDR_COLUMNS, Leg
 from connectors.sql import db
 
-CHUNK = 500  # values per IN list
-_MAX_PARAMS = 2000  # bound values per statement (SQL Server allows 2100)
+CHUNK = 500  # uniqueids per IN list of an update or delete
+# Bound values per search statement, under each dialect's limit (SQL Server allows 2,100;
+# SQLite 32,766 since 3.32; pymysql formats values into the text). PostgreSQL binds one
+# array per predicate instead, so a batch of any size is one statement per predicate kind.
+_MAX_PARAMS = {"mssql": 2000, "sqlite": 30_000, "mysql": 20_000, "mariadb": 20_000}
+_DEFAULT_MAX_PARAMS = 2000
+_LIKE_CHUNK = 100  # clid LIKE patterns per OR, on dialects without a clid extraction
 _PLAIN_NUMBERS = ("src", "dst", "cnum", "did")
+# Columns FreePBX writes the caller's number to; with one of them, clid is not searched.
+_CALLER_COLUMNS = ("src", "cnum")
+# Columns a search or a read looks up: each wants an index starting with it.
+RECOMMENDED_INDEXES = ("src", "dst", "cnum", "did", "linkedid", "uniqueid", "accountcode")
 # Separators a number may be stored with ("+44-7700-900111", "07700 900111"): a number
 # column is also compared with them removed, so no writing escapes the pre-filter.
 _SEPARATORS = (" ", "-", "(", ")", ".", "/")
@@ -88,11 +100,14 @@ class CdrSource(Protocol):
     def close(self) -> None: ...
 
 
-def open_cdr(system: SystemConfig, spec: str, *, table: str = "cdr") -> CdrSource:
+def open_cdr(system: SystemConfig, spec: str, *, table: str = "cdr",
+             loose_numbers: bool = False) -> CdrSource:
     """A SQLAlchemy URL opens the table; anything else is a CSV path (``file:///``,
-    absolute, or relative to the config's folder)."""
+    absolute, or relative to the config's folder). ``loose_numbers`` also compares a SQL
+    table's numbers with separators removed (a full scan; a CSV is normalised anyway)."""
     if "://" in spec and not spec.lower().startswith("file://"):
-        return SqlCdr(dataclasses.replace(system, url=spec), table)
+        return SqlCdr(dataclasses.replace(system, url=spec), table,
+                      loose_numbers=loose_numbers)
     return CsvCdr(system, _csv_path(system, spec))
 
 
@@ -118,6 +133,56 @@ def _compacted(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     for separator in _SEPARATORS:
         out = sa.func.replace(out, separator, "")
     return out
+
+
+class _ClidNumber(sa.sql.functions.GenericFunction[str]):
+    """The ``<number>`` at the end of a caller id, brackets included (one extraction per
+    row, compared with a hashed list; compiled per dialect below)."""
+
+    type = sa.String()
+    name = "clid_number"
+    inherit_cache = True
+
+
+# Dialects that compile _ClidNumber; elsewhere a clid-only table falls back to LIKEs.
+_CLID_DIALECTS = frozenset({"postgresql", "mysql", "mariadb", "sqlite", "mssql"})
+
+
+def _clid_arg(element: _ClidNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    (argument,) = element.clauses
+    return f"rtrim({compiler.process(argument, **kw)})"
+
+
+@compiles(_ClidNumber, "postgresql")
+def _clid_number_pg(element: _ClidNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"substring({_clid_arg(element, compiler, **kw)} from '<[^<>]*>$')"
+
+
+@compiles(_ClidNumber, "mysql")
+@compiles(_ClidNumber, "mariadb")
+def _clid_number_my(element: _ClidNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"regexp_substr({_clid_arg(element, compiler, **kw)}, '<[^<>]*>$')"
+
+
+@compiles(_ClidNumber, "sqlite")
+def _clid_number_sqlite(element: _ClidNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    # rtrim(t, <every character of t but '<'>) ends at the last '<': its length is where
+    # the number starts
+    t = _clid_arg(element, compiler, **kw)
+    return f"substr({t}, length(rtrim({t}, replace({t}, '<', ''))))"
+
+
+@compiles(_ClidNumber, "mssql")
+def _clid_number_mssql(element: _ClidNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    t = _clid_arg(element, compiler, **kw)
+    return f"RIGHT({t}, CHARINDEX('<', REVERSE({t})))"
+
+
+@dataclass(frozen=True)
+class _Predicate:
+    params: int  # values bound (one for a PostgreSQL array)
+    clause: sa.ColumnElement[bool]
+    index: str | None = None  # the column whose index can answer it alone
 
 
 # --------------------------------------------------------------------------- rows -> legs
@@ -201,13 +266,16 @@ class SqlCdr:
 
     kind = "sql"
 
-    def __init__(self, system: SystemConfig, table: str = "cdr") -> None:
+    def __init__(self, system: SystemConfig, table: str = "cdr", *,
+                 loose_numbers: bool = False) -> None:
         self.system = system
         self.table_spec = table
+        self.loose_numbers = loose_numbers
         self.where = f"table {table}"
         self._engine: Engine | None = None
         self._table: sa.Table | None = None
         self._by_lower: dict[str, sa.Column[Any]] = {}
+        self._indexed: frozenset[str] = frozenset()  # columns an index starts with
 
     # ----------------------------------------------------------- connection and reflection
 
@@ -248,11 +316,16 @@ class SqlCdr:
             if real is None:
                 raise self._error("the database has no such table")
             table = sa.Table(real, sa.MetaData(), schema=schema or None, autoload_with=conn)
+            indexed = _index_leads(sa.inspect(conn), real, schema or None)
         by_lower = {c.name.lower(): c for c in table.columns}
         if "uniqueid" not in by_lower:
             raise self._error("the table has no uniqueid column")
-        self._table, self._by_lower = table, by_lower
+        self._table, self._by_lower, self._indexed = table, by_lower, indexed
         return table
+
+    @property
+    def _dialect(self) -> str:
+        return self._get_engine().dialect.name
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -276,68 +349,107 @@ class SqlCdr:
         with self._connect("reading a row") as conn:
             conn.execute(sa.select(self._by_lower["uniqueid"]).limit(1)).fetchall()
 
+    def missing_indexes(self) -> list[str]:
+        """The columns a search or read looks up that exist but no index starts with:
+        each of them makes those statements scan the table."""
+        self._reflect()
+        return [c for c in RECOMMENDED_INDEXES if c in self._by_lower and c not in self._indexed]
+
     # ----------------------------------------------------------- reading
 
     def search(self, query: CdrQuery) -> Iterator[Leg]:
         yield from self._select(self._search_clauses(query), "searching")
 
-    def _search_clauses(self, query: CdrQuery) -> list[tuple[int, sa.ColumnElement[bool]]]:
+    def _search_clauses(self, query: CdrQuery) -> list[_Predicate]:
         self._reflect()
-        clauses: list[tuple[int, sa.ColumnElement[bool]]] = []
-        forms = query.forms
-        compact = frozenset(_compact_text(f) for f in forms)
-        for role in (*_PLAIN_NUMBERS, "clid"):
-            if (col := self._col(role)) is not None:
-                clauses += [(len(c), col.in_(c)) for c in _chunks(forms)]
-                clauses += [(len(c), _compacted(col).in_(c)) for c in _chunks(compact)]
-        if (clid := self._col("clid")) is not None:
-            for chunk in _chunks(forms):
-                clauses.append((len(chunk), sa.or_(
-                    *(clid.endswith(f"<{f}>", autoescape=True) for f in chunk))))
+        forms = frozenset(f for f in query.forms if f.strip())
+        # FreePBX writes the caller's number to src and cnum: clid is searched only when it
+        # is the table's one caller column (the matcher still reads clid on fetched rows)
+        roles = [r for r in _PLAIN_NUMBERS if r in self._by_lower]
+        clid_only = "clid" in self._by_lower and not any(
+            c in self._by_lower for c in _CALLER_COLUMNS)
+        predicates: list[_Predicate] = []
+        for role in roles:
+            predicates += self._in(role, forms)
+        if clid_only:
+            predicates += self._in("clid", forms) + self._clid_number_clauses(forms)
+        if self.loose_numbers:  # opt-in: a function of every row, so a full scan
+            compact = frozenset(c for f in forms if (c := _compact_text(f)))
+            for role in roles + (["clid"] if clid_only else []):
+                predicates += self._in(role, compact, _compacted)
+        accounts = frozenset(v for a in query.accounts if a.strip()
+                             for v in id_variants(a.strip()) if v.strip())
         for role in ACCOUNT_COLUMNS:
-            if (col := self._col(role)) is not None:
-                folded = sa.func.lower(sa.func.trim(col))
-                clauses += [(len(c), folded.in_(c)) for c in _chunks(query.folded_accounts)]
-        clauses += self._name_clauses(query.folded_names)
-        return clauses
+            predicates += self._in(role, accounts)
+        return predicates + self._name_clauses(query.folded_names)
 
-    def _name_clauses(self, names: frozenset[str]) -> list[tuple[int, sa.ColumnElement[bool]]]:
-        clauses: list[tuple[int, sa.ColumnElement[bool]]] = []
+    def _in(self, role: str, values: Collection[str],
+            transform: Callable[[sa.ColumnElement[Any]], sa.ColumnElement[Any]] | None = None
+            ) -> list[_Predicate]:
+        """``column IN values`` (``= ANY(array)`` on PostgreSQL), chunked to the dialect's
+        limit; marked with the column when an index can answer it."""
+        column = self._col(role)
+        if column is None or not values:
+            return []
+        plain = transform is None and column is self._by_lower[role]
+        index = role if plain and role in self._indexed else None
+        target = column if transform is None else transform(column)
+        if self._dialect == "postgresql":
+            array = sa.bindparam(None, sorted(values), type_=ARRAY(sa.String()))
+            return [_Predicate(1, target == sa.any_(array), index)]
+        size = _MAX_PARAMS.get(self._dialect, _DEFAULT_MAX_PARAMS)
+        return [_Predicate(len(c), target.in_(c), index) for c in _chunks(values, size)]
+
+    def _clid_number_clauses(self, forms: frozenset[str]) -> list[_Predicate]:
+        """The number of ``"Name" <number>``: one extraction per row against the wanted
+        ``<form>``s; LIKE patterns (chunked) where the dialect has no extraction."""
+        if self._dialect in _CLID_DIALECTS:
+            return self._in("clid", frozenset(f"<{f}>" for f in forms), _ClidNumber)
+        clid = self._col("clid")
+        assert clid is not None
+        return [_Predicate(len(c), sa.or_(*(clid.endswith(f"<{f}>", autoescape=True)
+                                            for f in c)))
+                for c in _chunks(forms, _LIKE_CHUNK)]
+
+    def _name_clauses(self, names: frozenset[str]) -> list[_Predicate]:
+        predicates: list[_Predicate] = []
         for role in ("cnam", "clid"):
-            if (col := self._col(role)) is not None:
-                folded = sa.func.lower(sa.func.trim(col))
-                clauses += [(len(c), folded.in_(c)) for c in _chunks(names)]
+            predicates += self._in(role, names, _folded)
         if (clid := self._col("clid")) is not None:
             lowered = sa.func.lower(clid)
             for chunk in _chunks(names, CHUNK // 2):
-                clauses.append((2 * len(chunk), sa.or_(*(
+                predicates.append(_Predicate(2 * len(chunk), sa.or_(*(
                     lowered.startswith(prefix, autoescape=True)
                     for n in chunk for prefix in (f'"{n}" <', f"{n} <")))))
-        return clauses
+        return predicates
 
     def legs(self, uniqueids: Collection[str] = (),
              linkedids: Collection[str] = ()) -> Iterator[Leg]:
         self._reflect()
-        clauses = self._id_clauses("uniqueid", uniqueids) + self._id_clauses("linkedid", linkedids)
-        yield from self._select(clauses, "reading call legs")
+        predicates = self._in("uniqueid", {str(i) for i in uniqueids}) \
+            + self._in("linkedid", {str(i) for i in linkedids})
+        yield from self._select(predicates, "reading call legs")
 
-    def _id_clauses(self, role: str, ids: Collection[str]
-                    ) -> list[tuple[int, sa.ColumnElement[bool]]]:
-        col = self._col(role)
-        if col is None:
-            return []
-        return [(len(c), col.in_(c)) for c in _chunks(str(i) for i in ids)]
-
-    def _select(self, clauses: Sequence[tuple[int, sa.ColumnElement[bool]]],
-                what: str) -> Iterator[Leg]:
-        batches = _batches(clauses)
-        seen: set[tuple[Any, ...]] = set()
+    def statements(self, predicates: Sequence[_Predicate]) -> list[sa.Select[Any]]:
+        """The SELECTs that answer ``predicates``: those an index answers alone get a
+        statement per column (each an index lookup); the rest share statements (one scan),
+        none binding more values than the dialect allows."""
         table = self._reflect()
-        for batch in batches:
-            statement = sa.select(table).where(sa.or_(*batch))
+        groups: dict[str | None, list[_Predicate]] = {}
+        for predicate in predicates:
+            groups.setdefault(predicate.index, []).append(predicate)
+        limit = 1 if self._dialect == "postgresql" else \
+            _MAX_PARAMS.get(self._dialect, _DEFAULT_MAX_PARAMS)
+        return [sa.select(table).where(sa.or_(*batch))
+                for group in groups.values() for batch in _batches(group, limit)]
+
+    def _select(self, predicates: Sequence[_Predicate], what: str) -> Iterator[Leg]:
+        statements = self.statements(predicates)
+        seen: set[tuple[Any, ...]] = set()
+        for statement in statements:
             with self._connect(what) as conn:
                 for row in conn.execute(statement).mappings():
-                    if len(batches) > 1:  # a row may match in several statements
+                    if len(statements) > 1:  # a row may match in several statements
                         key = tuple(str(v) for v in row.values())
                         if key in seen:
                             continue
@@ -402,18 +514,39 @@ def _differs(column: sa.Column[Any], value: Any) -> sa.ColumnElement[bool]:
     return sa.or_(column.is_(None), column != value)
 
 
-def _batches(clauses: Sequence[tuple[int, sa.ColumnElement[bool]]]
-             ) -> list[list[sa.ColumnElement[bool]]]:
-    """Clauses grouped so no statement binds more than ``_MAX_PARAMS`` values."""
+def _batches(predicates: Sequence[_Predicate], limit: int) -> list[list[sa.ColumnElement[bool]]]:
+    """Clauses grouped so no statement binds more than ``limit`` values (PostgreSQL's
+    arrays count one each, so its group is one statement)."""
+    if limit == 1:
+        return [[p.clause for p in predicates]] if predicates else []
     batches: list[list[sa.ColumnElement[bool]]] = []
-    size = _MAX_PARAMS
-    for params, clause in clauses:
-        if size + params > _MAX_PARAMS:
+    size = limit
+    for predicate in predicates:
+        if size + predicate.params > limit:
             batches.append([])
             size = 0
-        batches[-1].append(clause)
-        size += params
+        batches[-1].append(predicate.clause)
+        size += predicate.params
     return batches
+
+
+def _folded(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    return sa.func.lower(sa.func.trim(column))
+
+
+def _index_leads(inspector: Any, table: str, schema: str | None) -> frozenset[str]:
+    """Lower-case names of the columns some index (or the primary key) starts with."""
+    leads: set[str] = set()
+    try:
+        indexes = [i.get("column_names") or [] for i in inspector.get_indexes(table, schema)]
+        indexes.append(inspector.get_pk_constraint(table, schema).get("constrained_columns")
+                       or [])
+    except NotImplementedError:
+        return frozenset()
+    for columns in indexes:
+        if columns and columns[0]:
+            leads.add(str(columns[0]).lower())
+    return frozenset(leads)
 
 
 # --------------------------------------------------------------------------- CSV

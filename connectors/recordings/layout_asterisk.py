@@ -54,12 +54,17 @@ class AsteriskLayout(Layout):
     def __init__(self, system: SystemConfig, options: RecordingsOptions, audio: Store) -> None:
         super().__init__(system, options, audio)
         assert options.cdr is not None  # checked by parse_options
-        self.cdr: CdrSource = open_cdr(system, options.cdr, table=options.cdr_table)
+        self.cdr: CdrSource = open_cdr(system, options.cdr, table=options.cdr_table,
+                                       loose_numbers=options.loose_numbers)
         self.records_where = self.cdr.where
 
     def check(self) -> str:
         self.cdr.check()
-        return f"{self.cdr.where}: {len(self.cdr.columns)} CDR columns"
+        detail = f"{self.cdr.where}: {len(self.cdr.columns)} CDR columns"
+        missing = getattr(self.cdr, "missing_indexes", lambda: [])()
+        if missing:  # searches, reads and erasure then scan the whole table
+            detail += f"; no index on {', '.join(missing)} (see docs/recordings.md)"
+        return detail
 
     def candidates(self, wants: Sequence[Wanted]) -> Iterator[Leg]:
         forms, e164 = number_forms(wants)

@@ -38,6 +38,9 @@ OPTIONS = {
     "transcripts": "search the speech of recordings for the request's numbers and account "
                    "ids, and export transcripts (needs the pocketsphinx package; default "
                    "false)",
+    "loose_numbers": "compare numbers with spaces, dashes, dots, brackets removed: finds "
+                     "numbers stored formatted, at the cost of a full scan (a SQL CDR; "
+                     "default false)",
     "max_audio_bytes": "recordings larger than this are listed in an export, not copied "
                        "into it (default 256 MiB)",
 }
@@ -55,6 +58,7 @@ class RecordingsOptions:
     extension_digits: int = 6
     copies: tuple[str, ...] = ()
     transcripts: bool = False
+    loose_numbers: bool = False
     max_audio_bytes: int = 256 << 20
     store_options: dict[str, Any] = field(default_factory=dict)
 
@@ -113,6 +117,10 @@ def parse_options(system: SystemConfig) -> RecordingsOptions:
     if not isinstance(transcripts, bool):
         raise opts.error("must be true or false", "transcripts")
     opts.transcripts = transcripts
+    loose = raw.get("loose_numbers", False)
+    if not isinstance(loose, bool):
+        raise opts.error("must be true or false", "loose_numbers")
+    opts.loose_numbers = loose
     opts.max_audio_bytes = int(number(opts, raw.get("max_audio_bytes", 256 << 20), 1, 1 << 40,
                                       "max_audio_bytes", whole=True))
     return opts
