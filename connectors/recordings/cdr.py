@@ -415,7 +415,9 @@ class SqlCdr:
         predicates: list[_Predicate] = []
         for role in ("cnam", "clid"):
             predicates += self._in(role, names, _folded)
-        if (clid := self._col("clid")) is not None:
+        # the name part of '"Jane Doe" <07700900111>': only where no cnam column holds it
+        # (PBXes fill cnam with it); the prefix patterns grow with the batch and scan
+        if (clid := self._col("clid")) is not None and self._col("cnam") is None:
             lowered = sa.func.lower(clid)
             for chunk in _chunks(names, CHUNK // 2):
                 predicates.append(_Predicate(2 * len(chunk), sa.or_(*(
