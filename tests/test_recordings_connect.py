@@ -28,7 +28,7 @@ import pytest
 from agent.engine import SearchEngine
 from tests.support.audio import wav_bytes
 from tests.support.engines import engines
-from tests.support.recordings import by_locator, connector, item, search
+from tests.support.recordings import by_locator, connector, decode_all, item, search
 
 if TYPE_CHECKING:
     from tests.s3_server import Bucket
@@ -148,17 +148,6 @@ def framed(key: str, records: list[dict[str, Any]]) -> bytes:
     return gzip.compress(data) if key.endswith(".gz") else data
 
 
-def decode_all(data: bytes) -> list[dict[str, Any]]:
-    """Every record, read back with the standard library (not the code under test)."""
-    if data.startswith(b"\x1f\x8b"):
-        data = gzip.decompress(data)
-    decoder, out, index, text = json.JSONDecoder(), [], 0, data.decode()
-    while index < len(text):
-        value, index = decoder.raw_decode(text, index)
-        out.append(value)
-        while index < len(text) and text[index].isspace():
-            index += 1
-    return out
 
 
 @dataclass

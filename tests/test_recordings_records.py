@@ -18,6 +18,7 @@ import pytest
 from connectors.recordings import connect, sidecar
 from connectors.recordings.connect import RecordError
 from connectors.recordings.sidecar import SidecarError, SidecarKeys
+from tests.support.recordings import decode_all
 
 CALLER = "+447700900123"
 CALLBACK = "07700 900124"
@@ -109,20 +110,6 @@ FRAMINGS = {
 }
 
 
-def decode_all(data: bytes) -> list[dict[str, Any]]:
-    """Every record, read back with the standard library (not the code under test)."""
-    if data.startswith(b"\x1f\x8b"):
-        data = gzip.decompress(data)
-    text = data.decode().strip()
-    if text.startswith("["):
-        return json.loads(text)
-    decoder, out, index = json.JSONDecoder(), [], 0
-    while index < len(text):
-        value, index = decoder.raw_decode(text, index)
-        out.append(value)
-        while index < len(text) and text[index].isspace():
-            index += 1
-    return out
 
 
 # --------------------------------------------------------------------------- ids

@@ -1,8 +1,10 @@
 """What the recordings connector's test modules share: search a system, index findings by
-locator, reach the connector, make a plan item."""
+locator, reach the connector, make a plan item, read contact records back."""
 
 from __future__ import annotations
 
+import gzip
+import json
 from typing import Any
 
 from agent.engine import SearchEngine
@@ -36,3 +38,20 @@ def item(finding: Finding, action: str, **notes: Any) -> PlanItem:
     return PlanItem(id=finding.id, action=action, reason="test", system=finding.system,
                     kind=finding.kind, locator=finding.locator, container=finding.container,
                     strength=finding.strength, notes=dict(notes))
+
+
+def decode_all(data: bytes) -> list[dict[str, Any]]:
+    """Every contact record in a Firehose-style object (concatenated JSON, JSON Lines, an
+    array; gzip or not), read back with the standard library, not the code under test."""
+    if data.startswith(b"\x1f\x8b"):
+        data = gzip.decompress(data)
+    text = data.decode().strip()
+    if text.startswith("["):
+        return list(json.loads(text))
+    decoder, out, index = json.JSONDecoder(), [], 0
+    while index < len(text):
+        value, index = decoder.raw_decode(text, index)
+        out.append(value)
+        while index < len(text) and text[index].isspace():
+            index += 1
+    return out
