@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 pytest_plugins = ("tests.file_servers",)
 
 SAID = "hello my phone number is 0 7 7 0 0 9 0 0 1 1 1 thank you"
+ACCOUNT_SAID = "this is jane doe, my account is c a n 1 2 3"
 VOICE = "en-us+klatt"
 
 
@@ -42,6 +43,11 @@ def store(make_share: Callable[..., Share], tmp_path: Path) -> Share:
     # a recording with no record at all, the same words
     speech_wav(SAID, share.path / "2024/03/02/lost-0002.wav", voice=VOICE) \
         if (share.path / "2024/03/02").mkdir(parents=True) is None else None
+    # a call where she spells her account and says her name
+    speech_wav(ACCOUNT_SAID, share.path / "2024/03/01/rec-0004.wav", voice=VOICE)
+    share.write("2024/03/01/rec-0004.json", json.dumps(
+        {"id": "rec-0004", "direction": "inbound", "from": "withheld",
+         "to": "01632 960000"}))
     # a call about something else: a tone
     share.write("2024/03/01/rec-0003.wav", wav_bytes(1.0))
     share.write("2024/03/01/rec-0003.json", json.dumps(
@@ -63,9 +69,17 @@ def test_spoken_number_finds_the_recordings_weakly_for_review(engine: SearchEngi
     assert set(found) == {"2024/03/01/rec-0001", "2024/03/02/lost-0002.wav"}
     assert all(f.strength == "weak" and f.review == SPOKEN_REVIEW for f in found.values())
     notes = result.systems[0].public()
-    assert notes["transcribed"] == 3 and notes["not_transcribed"] == 0
+    assert notes["transcribed"] == 4 and notes["not_transcribed"] == 0
     # a number nobody said finds nothing
     assert search(engine, {"phone": ["07700 900222"]})[0].findings == []
+
+
+def test_spelled_account_and_name_are_found_by_keyword_spotting(engine: SearchEngine) -> None:
+    by_account = by_locator(search(engine, {"id": {"account": "CAN123"}})[0])
+    assert set(by_account) == {"2024/03/01/rec-0004"}
+    assert by_account["2024/03/01/rec-0004"].strength == "weak"
+    assert "2024/03/01/rec-0004" in by_locator(search(engine, {"name": "Jane Doe"})[0])
+    assert search(engine, {"id": {"account": "XYZ987"}})[0].findings == []
 
 
 def test_export_carries_the_transcript_and_erasure_removes_the_recording(

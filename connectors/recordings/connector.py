@@ -211,7 +211,7 @@ class RecordingsConnector(Connector):
                 continue
             report.transcribed += 1
             for want in wants:
-                ids = self.spoken.matched(transcript, want)
+                ids = self.spoken.matched(layout.audio, entry, transcript, want)
                 if not ids:
                     continue
                 call = layout.call_of_audio(entry.path)

@@ -2,7 +2,8 @@
 
 Every PCM WAV recording in the store is transcribed once per connector (kept in memory
 only, keyed by path, size and time, never written anywhere) and searched for the request's
-phone numbers and account ids spoken digit by digit, and for its names. A number said in a
+phone numbers spoken digit by digit, and, by keyword spotting, for its account ids spelled
+out and its names. A number said in a
 call is a mention, not proof whose call it is: speech-only findings are weak (left out of a
 plan unless a person includes them) and carry a review note. Transcripts are personal data:
 erasing a call drops its transcripts with its audio, and nothing of them is logged.
@@ -40,6 +41,7 @@ class SpokenSearch:
         self._max_bytes = max_bytes
         self._transcriber: Any = None  # the model loads on first use (seconds)
         self._cache: dict[tuple[str, int, float], Any] = {}
+        self._spots: dict[tuple[tuple[str, int, float], str], bool] = {}
         self.not_transcribed = 0
 
     def transcript(self, store: Store, entry: Entry) -> Any:
@@ -63,18 +65,43 @@ class SpokenSearch:
         self._cache[key] = found
         return found
 
-    def matched(self, transcript: Any, want: Wanted) -> set[str]:
-        """The subject's identifier ids said in the recording."""
+    def matched(self, store: Store, entry: Entry, transcript: Any, want: Wanted) -> set[str]:
+        """The subject's identifier ids said in the recording: numbers from the transcript's
+        digit runs; account ids and names also by keyword spotting, which hears a spelled
+        "c a n one two three" or a name the free transcript mishears."""
         ids = {ident for value, ident in want.phones.items()
                if self._module.matches(transcript, "phone", value)}
-        ids |= {ident for value, ident in want.accounts.items()
-                if self._module.matches(transcript, "account", value)}
-        ids |= {ident for value, ident in want.names.items()
-                if self._module.matches(transcript, "name", value)}
-        return ids
+        phrases: dict[str, str] = {}
+        for kind, wanted in (("account", want.accounts), ("name", want.names)):
+            for value, ident in wanted.items():
+                if self._module.matches(transcript, kind, value):
+                    ids.add(ident)
+                    continue
+                for form in self._module.spoken_forms(kind, value):
+                    phrases[form] = ident
+        heard = self._spotted(store, entry, sorted(phrases)) if phrases else set()
+        return ids | {phrases[p] for p in heard}
+
+    def _spotted(self, store: Store, entry: Entry, phrases: list[str]) -> set[str]:
+        """The phrases heard in the recording (each asked once per recording)."""
+        key = (entry.path, entry.size, entry.mtime)
+        new = [p for p in phrases if (key, p) not in self._spots]
+        if new:
+            with store.open_read(entry.path) as stream:
+                data = stream.read()
+            try:
+                samples, rate = self._module.read_wav(data)
+                got = set(self._transcriber.spot(samples.tobytes(), rate, new))
+            except self._module.TranscriptError:
+                got = set()
+            for phrase in new:
+                self._spots[(key, phrase)] = phrase in got
+        return {p for p in phrases if self._spots[(key, p)]}
 
     def forget(self, paths: Iterable[str]) -> None:
         """Drop the transcripts of erased recordings."""
         gone = set(paths)
         for key in [k for k in self._cache if k[0] in gone]:
             del self._cache[key]
+        for spot in [k for k in self._spots if k[0][0] in gone]:
+            del self._spots[spot]
