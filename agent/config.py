@@ -25,6 +25,8 @@ _SYSTEM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 AGENT_KEYS = {
     "state": "state store URL (SQLAlchemy); default a SQLite file beside the config",
     "hmac_key": "path of the HMAC key for identifier digests (created on first use, 0600)",
+    "signing_keys": "folder of the Ed25519 receipt signing keys (dsr keys init; default "
+                    "keys/signing/)",
     "max_depth": "rounds of identity expansion after the first search (default 3)",
     "workers": "systems searched in parallel (default 8)",
     "log_level": "debug | info | warning | error (default info)",
@@ -110,6 +112,7 @@ class Config:
     path: Path | None
     state_url: str
     hmac_key_path: Path
+    signing_keys_path: Path = field(default_factory=lambda: Path("keys/signing"))
     max_depth: int = 3
     workers: int = 8
     log_level: str = "info"
@@ -208,6 +211,8 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
     state = _anchor_sqlite(state, base)
     hmac_key = _path(agent.get("hmac_key", "keys/hmac.key"), base, where, "agent.hmac_key",
                      "a file path")
+    signing_keys = _path(agent.get("signing_keys", "keys/signing"), base, where,
+                         "agent.signing_keys", "a folder path")
     max_depth = _int(agent.get("max_depth", 3), where, "agent.max_depth", 0, 10)
     workers = _int(agent.get("workers", 8), where, "agent.workers", 1, 64)
     log_level = agent.get("log_level", "info")
@@ -234,7 +239,8 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
         systems.append(system)
 
     policy = _policy(data, agent, where, base)
-    return Config(path=path, state_url=state, hmac_key_path=hmac_key, max_depth=max_depth,
+    return Config(path=path, state_url=state, hmac_key_path=hmac_key,
+                  signing_keys_path=signing_keys, max_depth=max_depth,
                   workers=workers, log_level=log_level, plan_expiry_days=plan_expiry,
                   exports_dir=exports_dir, systems=systems, policy=policy,
                   secrets=resolve.secrets | _url_passwords([state, *(s.url for s in systems)]),
