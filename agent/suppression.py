@@ -3,19 +3,22 @@
 The policy: "we can mark it as do not contact". An erasure or an objection adds the
 person's contact identifiers here, as HMAC digests only, so a list bought in later can be
 screened against it without the agent keeping who they were. This module is the interface
-the request machinery writes through; the receipts issue adds `dsr suppress add|check|screen`
-and may swap the storage behind ``SuppressionList``.
+the request machinery writes through; `dsr suppress add|check|export|screen` (agent/cli/
+suppress_cmd.py, agent/screening.py) work on the same list by raw values, normalised and
+digested here, so a value typed any way matches the entry a request added.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from agent.errors import IdentifierError
+from agent.identifiers import normalise, normalise_name, normalise_postcode, resolve_type
 from agent.keys import DigestKey
 from agent.models import Identifier
 from agent.store import Store, create_tables, metadata
@@ -23,6 +26,13 @@ from agent.store import Store, create_tables, metadata
 # Identifier types that reach a person: what marketing could contact them by or match on.
 CONTACT_TYPES = frozenset({"email", "phone", "account", "customer_id", "contact_id",
                            "cookie_id", "device_id", "company_number"})
+
+# A person without an e-mail or phone of their own on a purchased list: name and postcode.
+NAME_POSTCODE = "name_postcode"
+ENTRY_TYPES = CONTACT_TYPES | {NAME_POSTCODE}
+
+# Digests per IN (...) query: well under every database's bound-parameter limit.
+_LOOKUP_BATCH = 500
 
 suppression = sa.Table(
     "dsr_suppression", metadata,
@@ -41,15 +51,54 @@ class Entry:
     digest: str
     request_id: str | None
     reason: str
+    added_at: datetime | None = None
+    key_id: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        """What may leave the agent: digests and labels, never a value."""
+        added = self.added_at.isoformat() if self.added_at else None
+        return {"digest": self.digest, "type": self.type, "reason": self.reason,
+                "added_at": added, "key_id": self.key_id, "request_id": self.request_id}
+
+
+def name_postcode_value(name: str, postcode: str) -> str:
+    """The normalised value behind a name_postcode entry: ``"jane doe|SW1A 1AA"``."""
+    return f"{normalise_name(name)}|{normalise_postcode(postcode)}"
+
+
+def normalise_entry(type_: str, raw: str) -> tuple[str, str]:
+    """(entry type, normalised value) for a raw value; a name_postcode value is
+    ``"name|postcode"``. Raises IdentifierError naming the type, never the value."""
+    if type_ == NAME_POSTCODE:
+        name, sep, postcode = str(raw).rpartition("|")
+        if not sep or not name.strip() or not postcode.strip():
+            raise IdentifierError(NAME_POSTCODE, "expected a name and a postcode")
+        return NAME_POSTCODE, name_postcode_value(name, postcode)
+    kind = resolve_type(type_).name
+    if kind not in CONTACT_TYPES:
+        raise IdentifierError(kind, "not a contact identifier the suppression list holds "
+                                    "(e-mail, phone, name and postcode, record ids)")
+    return kind, normalise(kind, raw)
 
 
 class SuppressionList(Protocol):
     def add(self, identifiers: Iterable[Identifier], *, request_id: str | None,
             reason: str) -> int: ...
 
+    def add_values(self, pairs: Iterable[tuple[str, str]], *, reason: str,
+                   request_id: str | None = None) -> int: ...
+
     def contains(self, type_: str, value: str) -> bool: ...
 
+    def check(self, pairs: Iterable[tuple[str, str]]) -> list[Entry]: ...
+
+    def digest(self, type_: str, value: str) -> str: ...
+
+    def listed(self, digests: Iterable[str]) -> set[str]: ...
+
     def entries(self, request_id: str) -> list[Entry]: ...
+
+    def export(self) -> Iterator[dict[str, Any]]: ...
 
 
 class StoreSuppressionList:
@@ -62,13 +111,58 @@ class StoreSuppressionList:
 
     def add(self, identifiers: Iterable[Identifier], *, request_id: str | None,
             reason: str) -> int:
+        pairs = [(i.type, i.value) for i in identifiers if i.type in CONTACT_TYPES]
+        return self._insert(pairs, request_id=request_id, reason=reason)
+
+    def add_values(self, pairs: Iterable[tuple[str, str]], *, reason: str,
+                   request_id: str | None = None) -> int:
+        """Add raw values (type, value), normalised first; returns how many were new.
+        Every value is checked before anything is written."""
+        normalised = [normalise_entry(type_, value) for type_, value in pairs]
+        return self._insert(normalised, request_id=request_id, reason=reason)
+
+    def digest(self, type_: str, value: str) -> str:
+        """The keyed digest of an already normalised value."""
+        return self.key.digest(type_, value)
+
+    def check(self, pairs: Iterable[tuple[str, str]]) -> list[Entry]:
+        """The entries matching raw values (type, value), in the order given."""
+        digests = [self.digest(*normalise_entry(type_, value)) for type_, value in pairs]
+        if not digests:
+            return []
+        with self.engine.connect() as conn:
+            rows = {r["digest"]: r for r in conn.execute(sa.select(suppression).where(
+                suppression.c.digest.in_(digests))).mappings()}
+        return [_entry(rows[d]) for d in dict.fromkeys(digests) if d in rows]
+
+    def listed(self, digests: Iterable[str]) -> set[str]:
+        """Which of these digests are on the list (batched: screening asks for thousands)."""
+        wanted = list(dict.fromkeys(digests))
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _LOOKUP_BATCH):
+                batch = wanted[start:start + _LOOKUP_BATCH]
+                found.update(conn.execute(sa.select(suppression.c.digest).where(
+                    suppression.c.digest.in_(batch))).scalars())
+        return found
+
+    def export(self) -> Iterator[dict[str, Any]]:
+        """Every entry as digests, types, reason, date and key id (never a value), streamed
+        oldest first."""
+        query = sa.select(suppression).order_by(suppression.c.added_at, suppression.c.digest)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=1000).execute(query).mappings()
+            for row in result:
+                yield _entry(row).public()
+
+    def _insert(self, pairs: Collection[tuple[str, str]], *, request_id: str | None,
+                reason: str) -> int:
         rows = {}
-        for ident in identifiers:
-            if ident.type in CONTACT_TYPES:
-                digest = self.key.digest(ident.type, ident.value)
-                rows[digest] = {"digest": digest, "type": ident.type,
-                                "key_id": self.key.key_id, "request_id": request_id,
-                                "reason": reason, "added_at": datetime.now(UTC)}
+        now = datetime.now(UTC)
+        for type_, value in pairs:
+            digest = self.key.digest(type_, value)
+            rows[digest] = {"digest": digest, "type": type_, "key_id": self.key.key_id,
+                            "request_id": request_id, "reason": reason, "added_at": now}
         if not rows:
             return 0
         with self.engine.begin() as conn:
@@ -89,4 +183,12 @@ class StoreSuppressionList:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(suppression).where(
                 suppression.c.request_id == request_id)).mappings().all()
-        return [Entry(r["type"], r["digest"], r["request_id"], r["reason"]) for r in rows]
+        return [_entry(r) for r in rows]
+
+
+def _entry(row: Any) -> Entry:
+    added = row["added_at"]
+    if added is not None and added.tzinfo is None:
+        added = added.replace(tzinfo=UTC)  # SQLite hands back the UTC time without its zone
+    return Entry(row["type"], row["digest"], row["request_id"], row["reason"], added,
+                 row["key_id"])
