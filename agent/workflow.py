@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from agent.config import Config
 from agent.deadlines import add_months, request_deadline
 from agent.engine import SearchEngine, default_operator
@@ -21,6 +23,7 @@ from agent.errors import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_VERIFICATION_FAILED,
+    DsrError,
     IdentifierError,
 )
 from agent.executor import Executor, SystemRun
@@ -30,10 +33,17 @@ from agent.planner import PlanContext, apply_holds, make_plan
 from agent.plans import PASSIVE_ACTIONS, SIGNOFF_ACTIONS, PlanItem
 from agent.plugins import PluginManager
 from agent.policy import REQUEST_TYPES, IdentityCheck
+from agent.receipt_store import ReceiptStore
+from agent.receipts import ReceiptInputs
 from agent.request import ICO_COMPLAINT, Request, RequestError
 from agent.request_store import RequestStore, new_id, now
+from agent.signing import SigningKeys
 from agent.subjects import add_identifier, subject_from_pairs
 from agent.suppression import StoreSuppressionList
+
+log = structlog.get_logger("agent.workflow")
+# Statuses a request ends a piece of work in: each gets a signed receipt.
+RECEIPT_STATUSES = frozenset({"completed", "partially_completed", "refused"})
 
 # rectify fields that are not identifier types: parts of a name, or TABLE.COLUMN
 NAME_FIELDS = ("first_name", "last_name", "full_name")
@@ -82,6 +92,7 @@ class Workflow:
         self.requests = RequestStore(self.engine.store)
         self.suppression = StoreSuppressionList(self.engine.store)
         self.executor = Executor(self.requests, pm, self._connector)
+        self.receipts = ReceiptStore(self.engine.store, SigningKeys.for_config(config))
 
     def close(self) -> None:
         self.engine.close()
@@ -117,6 +128,7 @@ class Workflow:
         identifiers = [{"type": i.type, "value": i.value, "scope": i.scope}
                        for i in subject.identifiers]
         created = self.requests.create(request, identifiers, clean, request.created_by)
+        self.receipts.commit_subject(created.id, identifiers)
         self.pm.fire("request_status_changed", request=created, old=None, new="received",
                      actor=created.created_by, reason="created")
         return created
@@ -473,7 +485,35 @@ class Workflow:
         request = self.requests.transition(request, new, actor, reason, detail, **values)
         self.pm.fire("request_status_changed", request=request, old=old, new=new,
                      actor=actor, reason=reason)
+        if new in RECEIPT_STATUSES:
+            self.issue_receipt(request, actor)
         return request
+
+    def issue_receipt(self, request: Request, actor: str) -> dict[str, Any] | None:
+        """Sign, log and keep the receipt for the request as it stands. A failure (a
+        passphrase not given, say) is recorded on the request, not raised: the request's
+        own outcome stands; `dsr receipt issue ID` tries again."""
+        try:
+            document = self.receipts.issue(self._receipt_inputs(request))
+        except DsrError as exc:
+            log.error("receipt_failed", request=request.id, error=str(exc))
+            self.requests.record(request.id, actor, "receipt_failed", str(exc))
+            return None
+        self.requests.record(request.id, actor, "receipt", None,
+                             {"receipt": document["receipt"]["receipt_id"]})
+        return document
+
+    def _receipt_inputs(self, request: Request) -> ReceiptInputs:
+        commitment, _ = self.receipts.commitment_of(request.id)
+        plan = self.requests.plan(request.plan_id) if request.plan_id else None
+        return ReceiptInputs(
+            request=request, commitment=commitment,
+            documents=self.requests.documents(request.id),
+            items=plan["items"] if plan else [],
+            journal=self.requests.journal(plan["id"]) if plan else {},
+            searched=plan["systems"] if plan else [],
+            connectors={s.name: s.connector for s in self.config.systems},
+            result=request.result or {})
 
 
 def with_learnt(secrets: Mapping[str, Any], result: SearchResult) -> dict[str, Any]:

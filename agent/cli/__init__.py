@@ -13,15 +13,19 @@ import click
 
 from agent import __version__
 from agent import logging as dsr_logging
-from agent.cli import demo_cmd, init_cmd, plugins_cmd, search_cmd, systems_cmd
+from agent.cli import demo_cmd, init_cmd, plugins_cmd, search_cmd, suppress_cmd, systems_cmd
 from agent.cli.context import AppContext, emit_json
+from agent.cli.keys_cmd import keys as keys_group
+from agent.cli.receipt_cmd import ledger as ledger_group
+from agent.cli.receipt_cmd import receipt as receipt_group
 from agent.cli.request import request as request_group
 from agent.errors import EXIT_USER_ERROR, DsrError
 from agent.plugins import PluginManager, get_plugin_manager
 
 # Built-in commands: each module exposes one click command or group.
 COMMANDS = (search_cmd.search, request_group, plugins_cmd.plugins, systems_cmd.systems,
-            init_cmd.init, demo_cmd.demo)
+            init_cmd.init, demo_cmd.demo, keys_group, suppress_cmd.suppress,
+            receipt_group, ledger_group)
 
 
 def build_cli(pm: PluginManager) -> click.Group:
