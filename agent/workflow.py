@@ -39,7 +39,7 @@ from agent.request import ICO_COMPLAINT, Request, RequestError
 from agent.request_store import RequestStore, new_id, now
 from agent.signing import SigningKeys
 from agent.subjects import add_identifier, subject_from_pairs
-from agent.suppression import StoreSuppressionList
+from agent.suppression import NAME_POSTCODE, StoreSuppressionList
 
 log = structlog.get_logger("agent.workflow")
 # Statuses a request ends a piece of work in: each gets a signed receipt.
@@ -313,7 +313,17 @@ class Workflow:
             return 0
         strong = [i for i in result.subject.identifiers
                   if result.subject.status.get(i.id, "strong") == "strong"]
-        return self.suppression.add(strong, request_id=request.id, reason=request.type)
+        added = self.suppression.add(strong, request_id=request.id, reason=request.type)
+        # name + postcode as the request gave them: screens a bought-in row that carries
+        # no e-mail or phone (docs/suppression.md)
+        given = [i for i in result.subject.identifiers if i.origin == "request"]
+        names = [i.value for i in given if i.type == "name"]
+        postcodes = [i.value for i in given if i.type == "postcode"]
+        if names and postcodes:
+            added += self.suppression.add_values(
+                [(NAME_POSTCODE, f"{n}|{p}") for n in names for p in postcodes],
+                request_id=request.id, reason=request.type)
+        return added
 
     def _verify(self, request: Request, items: Sequence[PlanItem], runs: Sequence[SystemRun],
                 actor: str, secrets: Mapping[str, Any]) -> dict[str, Any]:

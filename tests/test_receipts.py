@@ -227,3 +227,67 @@ def test_nothing_of_the_person_is_kept_in_clear(done: dict[str, Any]) -> None:
     for value in values:
         for text in stored:
             assert value.lower() not in text.lower(), "an identifier value is stored in clear"
+
+
+def test_erasure_lists_name_and_postcode_for_screening(tmp_path: Path) -> None:
+    workflow = make_estate(tmp_path / "estate", manual=False).workflow()
+    try:
+        request = workflow.create("erasure", [*MAYA, ("postcode", "LS6 2QT")], actor="alice")
+        workflow.verify(request.id, ["passport", "driving_licence"], by="alice")
+        workflow.plan(request.id, actor="alice")
+        workflow.approve(request.id, by="dpo")
+        workflow.run(request.id, actor="alice")
+        listed = workflow.suppression.check([("name_postcode", "MAYA OKAFOR|ls62qt")])
+    finally:
+        workflow.close()
+    assert [e.type for e in listed] == ["name_postcode"]
+
+
+def test_ledger_verify_catches_a_changed_entry(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    estate = make_estate(tmp_path / "estate", manual=False)
+    workflow = estate.workflow()
+    try:
+        for _ in range(3):  # three refusals: three receipts, three checkpoints
+            request = workflow.create("erasure", MAYA, actor="alice")
+            workflow.refuse(request.id, by="dpo", reason="duplicate request")
+    finally:
+        workflow.close()
+    assert cli(estate, "ledger", "verify") == 0
+    capsys.readouterr()
+    engine = sa.create_engine(estate.config().state_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("update dsr_ledger_entries set leaf_hash = :h where idx = 1"),
+                     {"h": "00" * 32})
+    engine.dispose()
+    assert cli(estate, "ledger", "verify", "--json") == 4
+    report = json.loads(capsys.readouterr().out)
+    assert not report["ok"] and any("size 2" in p or "size 3" in p for p in report["problems"])
+
+
+def test_a_full_run_logs_no_identifier_value(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    estate = make_estate(tmp_path / "estate", manual=False)
+    args = ["request", "create", "erasure", "--email", "maya.okafor@example.com",
+            "--name", "Maya Okafor", "--json"]
+    assert cli(estate, "--log-level", "debug", *args[:0], *args) in (0, None)
+    created = json.loads(capsys.readouterr().out)
+    rid = created["id"]
+    for step in (["request", "verify", rid, "--doc", "passport", "--doc", "driving_licence",
+                  "--by", "alice"], ["request", "plan", rid], ["request", "approve", rid,
+                                                              "--by", "dpo"]):
+        cli(estate, "--log-level", "debug", *step)
+    logs = capsys.readouterr().err
+    cli(estate, "--log-level", "debug", "request", "run", rid, "--json")
+    run = capsys.readouterr()
+    logs += run.err
+    pending = json.loads(run.out)["result"]["signoffs_pending"]
+    for item in pending:
+        cli(estate, "--log-level", "debug", "request", "signoff", rid, item, "--by", "dpo")
+    cli(estate, "--log-level", "debug", "receipt", "show", rid, "--json")
+    out = capsys.readouterr()
+    logs += out.err
+    assert "receipt_id" in out.out
+    for value in ("maya.okafor@example.com", "Maya Okafor", "07700 900031", "07700900031",
+                  "+447700900031"):
+        assert value.lower() not in logs.lower(), "an identifier value reached the logs"
