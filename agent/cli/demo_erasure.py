@@ -18,6 +18,7 @@ from agent.cli.render import console
 from agent.demo.manifest import CastMember
 from agent.models import Subject
 from agent.plans import PlanItem
+from agent.receipt_store import verify_document
 from agent.subjects import subject_from_pairs
 from agent.workflow import Workflow
 
@@ -40,8 +41,14 @@ def run_erasure(workflow: Workflow, member: CastMember, lookalike: CastMember | 
                              note="demo: recipient told by e-mail")
     final = workflow.get(request.id)
     checks = _checks(workflow, member, lookalike, plan.items, result.summary, final.status)
+    receipt = workflow.receipts.document(request.id)
+    verified = verify_document(receipt, workflow.receipts.keys.public_keys(), pinned=True)
+    checks.append({"what": "signed receipt issued and verified (Ed25519 signature, signed "
+                           "checkpoint, inclusion in the ledger)", "ok": verified.ok,
+                   "detail": "; ".join(c.get("detail", c["check"]) for c in verified.checks
+                                       if not c["ok"])})
     return {"request": final.public(), "plan": plan.public(), "run": result.summary,
-            "checks": checks, "exit_code": result.exit_code}
+            "receipt": receipt, "checks": checks, "exit_code": result.exit_code}
 
 
 def _checks(workflow: Workflow, member: CastMember, lookalike: CastMember | None,
@@ -110,3 +117,8 @@ def print_erasure(outcome: dict[str, Any]) -> None:
     if notices:
         console.print(f"Recipients told (Art 19, signed off): {', '.join(notices)}")
     console.print(f"Request status: [bold]{request['status']}[/bold]")
+    receipt = outcome["receipt"]
+    console.print(f"Receipt {receipt['receipt']['receipt_id']}: signed with key "
+                  f"{receipt['key']['kid']}, entry {receipt['ledger']['index']} of the "
+                  f"ledger (dsr receipt show {request['id']} --out receipt.json; "
+                  "dsr receipt verify receipt.json)")
