@@ -115,12 +115,14 @@ class ReceiptStore:
         payload = canonical(body)
         jws = sign_detached(payload, kid, private_key)
         index = self.ledger.append(hashlib.sha256(payload).digest(), receipt_id)
-        self.ledger.checkpoint(self.origin, private_key)
+        note = self.ledger.checkpoint(self.origin, private_key)
+        # the checkpoint just signed (with the receipt's own key) is the one its proof uses
+        size = checkpoint.parse_checkpoint(checkpoint.note_text(note)).size
         with self.engine.begin() as conn:
             conn.execute(receipts.insert().values(
                 id=receipt_id, request_id=inputs.request.id, status=inputs.request.status,
                 body=payload.decode("utf-8"), jws=jws, kid=kid, leaf_index=index,
-                tree_size=self.ledger.size(), created_at=issued))
+                tree_size=size, created_at=issued))
         return self.document(receipt_id)
 
     # ------------------------------------------------------------------ reading
@@ -147,13 +149,14 @@ class ReceiptStore:
     def document(self, receipt_or_request: str, *, subject_copy: bool = False
                  ) -> dict[str, Any]:
         """The receipt as handed out: body, signature, the signing key, and the inclusion
-        proof against the latest signed checkpoint."""
+        proof against the checkpoint signed when it was logged (by the same key, so one
+        trusted key checks everything; later checkpoints extend it, see `dsr ledger
+        verify`)."""
         row = self._row(receipt_or_request)
-        size = self.ledger.size()
-        note = self.ledger.checkpoint_note(size) or self.ledger.checkpoint_note(row.tree_size)
+        note = self.ledger.checkpoint_note(row.tree_size)
         if note is None:
             raise ReceiptError(f"no signed checkpoint covers receipt {row.id}")
-        proved = checkpoint.parse_checkpoint(checkpoint.note_text(note)).size
+        proved = row.tree_size
         proof = self.ledger.inclusion(row.leaf_index, proved)
         public = self.keys.public_keys()[row.kid]
         doc: dict[str, Any] = {
@@ -204,9 +207,9 @@ def verify_document(doc: Mapping[str, Any], keys: Mapping[str, Ed25519PublicKey]
         return result
     ledger = doc.get("ledger") or {}
     try:
-        public = keys[kid]
-        vkey = checkpoint.verifier_key(str(ledger["origin"]), public)
-        text = checkpoint.open_note(str(ledger["checkpoint"]), [vkey])
+        vkeys = [checkpoint.verifier_key(str(ledger["origin"]), public)
+                 for public in keys.values()]
+        text = checkpoint.open_note(str(ledger["checkpoint"]), vkeys)
         signed = checkpoint.parse_checkpoint(text)
         result.add("checkpoint signature (C2SP signed note)", True,
                    f"tree size {signed.size}")

@@ -291,3 +291,23 @@ def test_a_full_run_logs_no_identifier_value(tmp_path: Path,
     for value in ("maya.okafor@example.com", "Maya Okafor", "07700 900031", "07700900031",
                   "+447700900031"):
         assert value.lower() not in logs.lower(), "an identifier value reached the logs"
+
+
+def test_receipts_still_verify_after_the_signing_key_rotates(tmp_path: Path) -> None:
+    estate = make_estate(tmp_path / "estate", manual=False)
+    workflow = estate.workflow()
+    try:
+        first = workflow.create("erasure", MAYA, actor="alice")
+        workflow.refuse(first.id, by="dpo", reason="duplicate request")
+        workflow.receipts.keys.rotate()
+        second = workflow.create("erasure", MAYA, actor="alice")
+        workflow.refuse(second.id, by="dpo", reason="duplicate request")
+        for request in (first, second):
+            path = tmp_path / f"{request.id}.json"
+            path.write_text(json.dumps(workflow.receipts.document(request.id)))
+            assert cli(estate, "receipt", "verify", str(path)) == 0
+        kids = {workflow.receipts.document(r.id)["key"]["kid"] for r in (first, second)}
+        assert len(kids) == 2
+        assert workflow.receipts.ledger.verify(workflow.receipts.verifier_keys()).ok
+    finally:
+        workflow.close()
