@@ -166,3 +166,13 @@ def _drop_mssql_schema(url: str, schema: str) -> None:
     finally:
         engine.dispose()
     _admin(url, f"DROP SCHEMA [{schema}]")
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A minimal agent.toml (state store and HMAC key in the test's folder), made the
+    default for `dsr` commands through DSR_CONFIG."""
+    path = tmp_path / "agent.toml"
+    path.write_text('[agent]\nstate = "sqlite:///state.sqlite"\nhmac_key = "keys/hmac.key"\n')
+    monkeypatch.setenv("DSR_CONFIG", str(path))
+    return path

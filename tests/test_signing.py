@@ -323,12 +323,6 @@ def test_public_key_files_load_as_pem_jwk_or_jwk_set(tmp_path):
 
 # -- dsr keys --------------------------------------------------------------------------------
 
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "agent.toml"
-    path.write_text('[agent]\nstate = "sqlite:///state.sqlite"\nhmac_key = "keys/hmac.key"\n')
-    monkeypatch.setenv("DSR_CONFIG", str(path))
-    return path
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

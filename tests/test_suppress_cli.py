@@ -30,12 +30,6 @@ HEADER = ["Name", "Email Address", "Mobile", "Landline", "Post Code"]
 Run = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "agent.toml"
-    path.write_text('[agent]\nstate = "sqlite:///state.sqlite"\nhmac_key = "keys/hmac.key"\n')
-    monkeypatch.setenv("DSR_CONFIG", str(path))
-    return path
 
 
 @pytest.fixture
