@@ -311,3 +311,26 @@ def test_receipts_still_verify_after_the_signing_key_rotates(tmp_path: Path) -> 
         assert workflow.receipts.ledger.verify(workflow.receipts.verifier_keys()).ok
     finally:
         workflow.close()
+
+
+def test_a_witness_checks_the_log_only_grew(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import base64
+
+    from agent import checkpoint, merkle
+    estate = make_estate(tmp_path / "estate", manual=False)
+    workflow = estate.workflow()
+    try:
+        for _ in range(5):
+            request = workflow.create("erasure", MAYA, actor="alice")
+            workflow.refuse(request.id, by="dpo", reason="duplicate request")
+        vkeys = workflow.receipts.verifier_keys()
+    finally:
+        workflow.close()
+    assert cli(estate, "ledger", "consistency", "2", "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    old = checkpoint.parse_checkpoint(checkpoint.open_note(data["old_checkpoint"], vkeys))
+    new = checkpoint.parse_checkpoint(checkpoint.open_note(data["new_checkpoint"], vkeys))
+    assert (old.size, new.size) == (2, 5)
+    merkle.verify_consistency(old.size, new.size, old.root, new.root,
+                              [base64.b64decode(p) for p in data["proof"]])

@@ -1,8 +1,10 @@
-"""``dsr receipt list|show|verify|issue`` and ``dsr ledger verify|checkpoint``: the signed
-receipts of requests and the Merkle log they are appended to (docs/receipts.md)."""
+"""``dsr receipt list|show|verify|issue`` and ``dsr ledger verify|checkpoint|consistency``:
+the signed receipts of requests and the Merkle log they are appended to
+(docs/receipts.md)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -141,6 +143,29 @@ def latest_checkpoint(app: AppContext, as_json: bool) -> None:
         emit_json({"checkpoint": note, "verifier_keys": receipts.verifier_keys()})
     else:
         click.echo(note, nl=False)
+
+
+@ledger.command("consistency")
+@click.argument("old_size", type=click.IntRange(min=0))
+@click.argument("new_size", type=click.IntRange(min=0), required=False)
+@json_option
+@pass_app
+def consistency(app: AppContext, old_size: int, new_size: int | None, as_json: bool) -> None:
+    """The RFC 9162 consistency proof from the checkpoint of OLD_SIZE to NEW_SIZE (default:
+    the latest): what a witness checks to know the log only grew."""
+    led = app.workflow().receipts.ledger
+    new_size = led.size() if new_size is None else new_size
+    old_note, new_note = led.checkpoint_note(old_size), led.checkpoint_note(new_size)
+    if old_note is None or new_note is None:
+        raise DsrError(f"no signed checkpoint at size {old_size if old_note is None else new_size}")
+    data = {"old_size": old_size, "new_size": new_size,
+            "proof": [base64.b64encode(h).decode("ascii")
+                      for h in led.consistency(old_size, new_size)],
+            "old_checkpoint": old_note, "new_checkpoint": new_note}
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo("\n".join(data["proof"]))
 
 
 def _trusted_keys(app: AppContext, document: dict[str, Any], key_file: Path | None
