@@ -73,8 +73,9 @@ class ReceiptStore:
         self.store = store
         self.engine = store.engine
         self.keys = keys
-        # one origin per installation, stable across signing-key rotation
-        self.origin = f"dsr-agent/{store.key.key_id}"
+        # one origin per installation, stable across signing-key and HMAC-key rotation:
+        # named after the installation's first HMAC key, which is never deleted
+        self.origin = f"dsr-agent/{store.key.keys[-1].key_id}"
         self.ledger = Ledger(store, self.origin)
         create_tables(self.engine)
 

@@ -55,11 +55,11 @@ _HEADER_RULES: dict[str, re.Pattern[str]] = {
 
 
 class Lookup(Protocol):
-    """What screening needs of the suppression list."""
+    """What screening needs of the suppression list: which normalised (type, value) pairs
+    are listed. By value, not by digest, so the list can match entries digested with an
+    older HMAC key and re-digest them (StoreSuppressionList.listed_values)."""
 
-    def digest(self, type_: str, value: str) -> str: ...
-
-    def listed(self, digests: Iterable[str]) -> set[str]: ...
+    def listed_values(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]: ...
 
 
 @dataclass(frozen=True)
@@ -113,21 +113,25 @@ class ScreenReport:
 
 @dataclass
 class _Row:
+    """One record's normalised values (held only while its chunk is looked up)."""
+
     raw: str
     counted: bool = True  # blank lines pass through uncounted
     emails: list[str] = field(default_factory=list)
     phones: list[str] = field(default_factory=list)
     name_postcode: str | None = None
 
-    def digests(self) -> list[str]:
-        return self.emails + self.phones + ([self.name_postcode] if self.name_postcode else [])
+    def pairs(self) -> list[tuple[str, str]]:
+        return ([("email", v) for v in self.emails] + [("phone", v) for v in self.phones]
+                + ([(NAME_POSTCODE, self.name_postcode)] if self.name_postcode else []))
 
-    def reason(self, listed: set[str]) -> str | None:
-        if any(d in listed for d in self.emails):
+    def reason(self, listed: set[tuple[str, str]]) -> str | None:
+        if any(("email", v) in listed for v in self.emails):
             return "email"
-        if any(d in listed for d in self.phones):
+        if any(("phone", v) in listed for v in self.phones):
             return "phone"
-        if not self.emails and not self.phones and self.name_postcode in listed:
+        if (not self.emails and not self.phones and self.name_postcode
+                and (NAME_POSTCODE, self.name_postcode) in listed):
             return NAME_POSTCODE
         return None
 
@@ -385,16 +389,15 @@ def _cell(record: list[str], index: int) -> str:
     return record[index] if index < len(record) else ""
 
 
-def _row(record: list[str], raw: str, columns: Columns, lookup: Lookup,
-         report: ScreenReport) -> _Row:
+def _row(record: list[str], raw: str, columns: Columns, report: ScreenReport) -> _Row:
     row = _Row(raw)
     for index in columns.email:
         values, bad = _parse_cell(_cell(record, index), _email, _EMAIL_SPLIT)
-        row.emails += [lookup.digest("email", v) for v in values]
+        row.emails += values
         report.unparseable["email"] += bad
     for index in columns.phone:
         values, bad = _parse_cell(_cell(record, index), phone_e164, _PHONE_SPLIT)
-        row.phones += [lookup.digest("phone", v) for v in values]
+        row.phones += values
         report.unparseable["phone"] += bad
     # name+postcode only decides for a row without an e-mail or phone of its own
     if not row.emails and not row.phones and columns.name and columns.postcode is not None:
@@ -402,8 +405,7 @@ def _row(record: list[str], raw: str, columns: Columns, lookup: Lookup,
         postcode = _cell(record, columns.postcode).strip()
         if name and postcode:
             try:
-                row.name_postcode = lookup.digest(NAME_POSTCODE,
-                                                  name_postcode_value(name, postcode))
+                row.name_postcode = name_postcode_value(name, postcode)
             except IdentifierError:
                 report.unparseable[NAME_POSTCODE] += 1
     return row
@@ -464,7 +466,7 @@ def _screen(source: Path, outputs: list[AtomicText], lookup: Lookup, spec: Colum
             if not record:
                 pending.append(_Row(raw, counted=False))
             else:
-                pending.append(_row(record, raw, columns, lookup, report))
+                pending.append(_row(record, raw, columns, report))
             if len(pending) >= CHUNK_ROWS:
                 _flush(pending, outputs, lookup, report)
         _flush(pending, outputs, lookup, report)
@@ -488,7 +490,7 @@ def _header(source: Path, records: Iterator[tuple[list[str], str]],
 
 def _flush(pending: list[_Row], outputs: list[AtomicText], lookup: Lookup,
            report: ScreenReport) -> None:
-    listed = lookup.listed(d for row in pending for d in row.digests())
+    listed = lookup.listed_values(p for row in pending for p in row.pairs())
     for row in pending:
         if not row.counted:
             outputs[0].handle.write(row.raw)

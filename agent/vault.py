@@ -13,7 +13,7 @@ import base64
 import json
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from agent.errors import DsrError
 from agent.keys import DigestKey
@@ -21,7 +21,9 @@ from agent.keys import DigestKey
 
 class Vault:
     def __init__(self, key: DigestKey) -> None:
-        self._fernet = Fernet(base64.urlsafe_b64encode(key.derive("request vault v1")))
+        # seal under the current HMAC key, open under any (a rotation keeps open requests)
+        self._fernet = MultiFernet([Fernet(base64.urlsafe_b64encode(k))
+                                    for k in key.derive_all("request vault v1")])
 
     def seal(self, data: Any) -> str:
         return self._fernet.encrypt(json.dumps(data, sort_keys=True).encode()).decode("ascii")

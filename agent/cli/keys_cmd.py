@@ -1,15 +1,17 @@
-"""``dsr keys init|public|rotate|list``: the receipt signing keys and the HMAC digest key."""
+"""``dsr keys init|public|rotate|rotate-hmac|list``: the receipt signing keys and the HMAC
+digest key."""
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import click
 
 from agent.cli.context import AppContext, emit_json, json_option, pass_app
-from agent.keys import DigestKey
+from agent.keys import DigestKey, previous_folder, rotate_hmac
 from agent.signing import SigningKeyError, SigningKeys
 
 _PASSPHRASE_HELP = ("Encrypt the private key with the passphrase in this environment variable "
@@ -94,18 +96,33 @@ def rotate_keys(app: AppContext, passphrase_env: str | None, as_json: bool) -> N
                    "for verifying older receipts)")
 
 
+@keys.command("rotate-hmac")
+@json_option
+@pass_app
+def rotate_hmac_key(app: AppContext, as_json: bool) -> None:
+    """Start digesting identifiers with a new HMAC key; the old one is kept for matching."""
+    path = app.config().hmac_key_path
+    old_id = DigestKey.load_or_create(path).key_id if path.exists() else None
+    new_id = rotate_hmac(path)  # refuses when there is no key yet
+    kept = str(previous_folder(path))
+    click.echo(f"warning: the old HMAC key {old_id} is kept in {kept} for matching; never "
+               "delete it: the suppression list and audit trail hold digests made with it "
+               "(entries are re-digested with the new key when they next match)", err=True)
+    if as_json:
+        emit_json({"key_id": new_id, "previous": old_id, "previous_keys": kept})
+    else:
+        click.echo(f"HMAC key {new_id} is now current; {old_id} is kept for matching")
+
+
 @keys.command("list")
 @json_option
 @pass_app
 def list_keys(app: AppContext, as_json: bool) -> None:
-    """Show the signing keys (active and retired) and the HMAC key's id."""
+    """Show the signing keys (active and retired) and the HMAC keys (current, previous)."""
     config = app.config()
     signing = SigningKeys.for_config(config)
     infos = [info.public() for info in signing.entries()] if signing.exists() else []
-    hmac_path = config.hmac_key_path
-    hmac = {"path": str(hmac_path), "exists": hmac_path.exists(),
-            "key_id": DigestKey.load_or_create(hmac_path).key_id if hmac_path.exists()
-            else None}
+    hmac = _hmac_info(config.hmac_key_path)
     if as_json:
         emit_json({"signing_keys": str(signing.folder), "keys": infos, "hmac_key": hmac})
         return
@@ -120,8 +137,24 @@ def list_keys(app: AppContext, as_json: bool) -> None:
             locked = ", encrypted" if row["encrypted"] else ""
             click.echo(f"  {row['kid']}  {row['status']} (created {row['created']}"
                        f"{retired}{locked})")
-    state = f"id {hmac['key_id']}" if hmac["exists"] else "not created yet"
-    click.echo(f"HMAC key: {hmac_path} ({state})")
+    if not hmac["exists"]:
+        click.echo(f"HMAC key: {hmac['path']} (not created yet)")
+        return
+    click.echo(f"HMAC keys ({hmac['path']}, older ones in {hmac['previous_keys']}):")
+    for row in hmac["keys"]:
+        click.echo(f"  {row['key_id']}  {row['status']}")
+
+
+def _hmac_info(path: Path) -> dict[str, Any]:
+    """The HMAC key's path and id, and every key id, current first (never key material).
+    Before the key exists: only path, exists and key_id, as before rotation existed."""
+    if not path.exists():
+        return {"path": str(path), "exists": False, "key_id": None}
+    key = DigestKey.load_or_create(path)
+    return {"path": str(path), "exists": True, "key_id": key.key_id,
+            "previous_keys": str(previous_folder(path)),
+            "keys": [{"key_id": k.key_id, "status": "current" if k is key else "previous"}
+                     for k in key.keys]}
 
 
 def _check_passphrase_env(name: str | None) -> None:
