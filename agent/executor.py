@@ -147,7 +147,11 @@ class Executor:
             for record in records:
                 item = by_id.get(record.get("finding", ""))
                 table = record.get("table") or (item.container if item else None) or "records"
-                tables.setdefault(table, []).append(record.get("row", record))
+                # a recording's export is the whole record (its audio, legs, transcripts),
+                # a row's its values
+                entry = ({k: v for k, v in record.items() if k != "finding"}
+                         if "audio" in record else record.get("row", record))
+                tables.setdefault(table, []).append(entry)
                 read_ids.add(record.get("finding"))
             run.outcomes = [Outcome(i.id, "done" if i.id in read_ids else "absent")
                             for i in mine]

@@ -84,7 +84,8 @@ class PlanItem:
         return Finding(system=self.system or "", kind=self.kind or "row",  # type: ignore[arg-type]
                        locator=self.locator or "", container=self.container, rows=self.rows,
                        strength=self.strength or "strong",  # type: ignore[arg-type]
-                       categories=list(self.categories), matched=list(self.matched))
+                       categories=list(self.categories), matched=list(self.matched),
+                       review=self.notes.get("disclosure_review"))
 
     @classmethod
     def from_public(cls, data: dict[str, Any]) -> PlanItem:

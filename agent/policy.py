@@ -161,6 +161,31 @@ class IdentityCheck:
         return self.documents[document]
 
 
+# The controller facts a SAR cover letter quotes (UK GDPR Art 13-15), key -> what it is.
+CONTROLLER_FACTS: dict[str, str] = {
+    "name": "the controller's legal name",
+    "address": "the controller's postal address",
+    "dpo": "how to contact the data protection officer or privacy team",
+    "transfers": "transfers outside the UK and their safeguards (or that there are none)",
+    "automated_decisions": "automated decision-making, including credit checks: the logic "
+                           "and what it means for the person (or that there is none)",
+}
+
+
+@dataclass(frozen=True)
+class ControllerFacts:
+    """``[controller]`` in policy.toml; every fact optional until a package needs it."""
+
+    name: str = ""
+    address: str = ""
+    dpo: str = ""
+    transfers: str = ""
+    automated_decisions: str = ""
+
+    def missing(self) -> list[str]:
+        return [key for key in CONTROLLER_FACTS if not getattr(self, key)]
+
+
 @dataclass(frozen=True)
 class Policy:
     path: str
@@ -172,6 +197,7 @@ class Policy:
     identity: IdentityCheck
     # the rule for a container no [[mapping]] names; None = a person decides (manual item)
     default_rule: str | None = None
+    controller_facts: ControllerFacts = field(default_factory=ControllerFacts)
 
     def group(self, name: str) -> DataGroup:
         return self.groups[data_group(name) or name]
@@ -230,7 +256,7 @@ def policy_from_dict(data: Mapping[str, Any], where: str) -> Policy:
     """Validate parsed TOML (a policy file, or a ``[policy]`` table) labelled ``where``."""
     v = _Validator(where)
     v.known(data, _TOP_KEYS, None)
-    controller = v.text(data.get("controller", ""), "controller", allow_empty=True)
+    facts = _controller(v, data.get("controller", ""))
     groups = {g.name: g for g in _groups(v, data.get("groups"))}
     recipients = {r.name: r for r in _recipients(v, data.get("recipients", {}), groups)}
     retention = {r.name: r for r in _rules(v, data.get("retention"))}
@@ -241,10 +267,20 @@ def policy_from_dict(data: Mapping[str, Any], where: str) -> Policy:
         raise v.error(f"unknown retention rule; defined: {', '.join(sorted(retention))}",
                       "default_rule")
     # read-only views: a loaded policy is shared by every request and must not drift
-    return Policy(path=where, controller=controller, groups=MappingProxyType(groups),
+    return Policy(path=where, controller=facts.name, groups=MappingProxyType(groups),
                   recipients=MappingProxyType(recipients),
                   retention=MappingProxyType(retention), mappings=mappings, identity=identity,
-                  default_rule=default_rule)
+                  default_rule=default_rule, controller_facts=facts)
+
+
+def _controller(v: _Validator, raw: Any) -> ControllerFacts:
+    """``controller = "Name"`` (older files) or a ``[controller]`` table of facts."""
+    if isinstance(raw, str):
+        return ControllerFacts(name=v.text(raw, "controller", allow_empty=True))
+    body = v.table(raw, "controller", 'a name, or [controller] with name, address, dpo, ...')
+    v.known(body, set(CONTROLLER_FACTS), "controller")
+    return ControllerFacts(**{key: v.text(body[key], f"controller.{key}")
+                              for key in CONTROLLER_FACTS if key in body})
 
 
 class _Validator:

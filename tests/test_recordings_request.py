@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -134,3 +135,15 @@ def test_verification_searches_with_identifiers_learnt_before_the_erasure(
         workflow.close()
     assert result.summary["verification"]["residual"] == {"phones": 2}
     assert result.request.status == "partially_completed"
+
+
+def test_access_export_carries_the_recordings_audio(workflow: Workflow, tmp_path: Path
+                                                    ) -> None:
+    request_id, _ = _run(workflow, "access")
+    workflow.approve(request_id, by="dpo")
+    result = workflow.run(request_id, actor="alice", out=tmp_path / "export.json")
+    calls_out = json.loads((tmp_path / "export.json").read_text())["systems"]["phones"]["calls"]
+    first = next(c for c in calls_out if c["recording_id"] == FIRST)
+    assert result.exit_code == 0
+    assert first["audio"] and first["audio"][0]["content_base64"]
+    assert any(c.get("disclosure_review") for c in calls_out)

@@ -1,0 +1,185 @@
+"""Disclosure review for a SAR package: other people's identifiers out, the rest listed.
+
+The export holds only the rows the search matched to the person, so every other row of a
+table is already dropped. Within those rows an e-mail address or phone number that fills a
+whole field is the person's own (it is how the row was found or what it records about
+them); one that sits inside free text (a note, a letter) and is not among the person's is a
+third party's and becomes ``[redacted]``. What cannot be redacted here (recordings or
+documents flagged as holding another person's data, binary files naming someone else) is
+withheld and listed for a person's decision.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+REDACTED = "[redacted]"
+
+_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+                    r"(?![\w-])")
+# UK numbers as people write them: 0... or +44 (0)..., with spaces, dashes or brackets
+_PHONE = re.compile(r"(?<![\w+])(?:\+44\s?(?:\(0\)\s?)?|\(?0)\d(?:[\s\-)]?\d){8,9}(?!\d)")
+
+
+def normalise_phone(text: str) -> str:
+    """Digits in national form: ``+44 (0)7700 900031`` -> ``07700900031``."""
+    digits = re.sub(r"\D", "", text)
+    if digits.startswith("440"):
+        digits = digits[2:]
+    elif digits.startswith("44"):
+        digits = "0" + digits[2:]
+    return digits
+
+
+@dataclass(frozen=True)
+class SubjectIds:
+    """The person's own e-mail addresses (lower case) and phone numbers (national digits)."""
+
+    emails: frozenset[str] = frozenset()
+    phones: frozenset[str] = frozenset()
+
+    def __repr__(self) -> str:  # personal data: counts only
+        return f"SubjectIds(emails={len(self.emails)}, phones={len(self.phones)})"
+
+
+def subject_ids(rows: Iterable[Mapping[str, Any]]) -> SubjectIds:
+    """E-mails and phones that fill a whole field of the person's rows."""
+    emails: set[str] = set()
+    phones: set[str] = set()
+    for row in rows:
+        for value in row.values():
+            if not isinstance(value, str):
+                continue
+            text = value.strip()
+            if _EMAIL.fullmatch(text):
+                emails.add(text.lower())
+            elif _PHONE.fullmatch(text):
+                phones.add(normalise_phone(text))
+    return SubjectIds(frozenset(emails), frozenset(phones))
+
+
+def redact_text(text: str, subject: SubjectIds) -> tuple[str, int]:
+    """``text`` with third parties' e-mails and phones replaced; and how many were."""
+    count = 0
+
+    def email(match: re.Match[str]) -> str:
+        nonlocal count
+        if match.group(0).lower() in subject.emails:
+            return match.group(0)
+        count += 1
+        return REDACTED
+
+    def phone(match: re.Match[str]) -> str:
+        nonlocal count
+        if normalise_phone(match.group(0)) in subject.phones:
+            return match.group(0)
+        count += 1
+        return REDACTED
+
+    out = _PHONE.sub(phone, _EMAIL.sub(email, text))
+    return out, count
+
+
+@dataclass
+class Reviewed:
+    """A table's rows after review, the files to include and what was held back."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # (source path, bytes)
+    redactions: list[dict[str, Any]] = field(default_factory=list)
+    withheld: list[dict[str, Any]] = field(default_factory=list)
+
+
+def review_table(system: str, table: str, rows: Iterable[Mapping[str, Any]],
+                 subject: SubjectIds) -> Reviewed:
+    """Redact each row's text; lift out file content; withhold what needs a person."""
+    out = Reviewed()
+    for index, record in enumerate(rows):
+        row = _flatten(record)
+        where = {"system": system, "table": table, "row": index}
+        if row.get("disclosure_review"):
+            out.withheld.append({**where, "path": row.get("path"),
+                                 "reason": _reason(row),
+                                 "decision": "needs review: withhold with a reason, or "
+                                             "disclose with the other person's consent"})
+            continue
+        clean: dict[str, Any] = {}
+        for key, value in row.items():
+            if key == "content_base64":
+                continue
+            if key == "audio" and isinstance(value, list):
+                clean[key] = [_audio_file(a, out) for a in value]
+                continue
+            clean[key], count = _redact_value(value, subject)
+            if count:
+                out.redactions.append({**where, "field": key, "redacted": count})
+        if isinstance(row.get("content_base64"), str):
+            clean["file"] = _document(row, clean, subject, where, out)
+        out.rows.append(clean)
+    return out
+
+
+def _flatten(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A connector's whole record (``finding``, ``row`` and beside it audio, review flags)
+    as one row; the export usually keeps only ``row``, which passes through unchanged."""
+    inner = record.get("row")
+    if "finding" not in record or not isinstance(inner, Mapping):
+        return record
+    beside = {k: v for k, v in record.items() if k not in ("finding", "table", "row")}
+    return {**inner, **beside}
+
+
+def _redact_value(value: Any, subject: SubjectIds) -> tuple[Any, int]:
+    """Strings redacted, nested lists and objects (call legs, transcripts) walked."""
+    if isinstance(value, str):
+        return redact_text(value, subject)
+    if isinstance(value, list):
+        pairs = [_redact_value(v, subject) for v in value]
+        return [v for v, _ in pairs], sum(c for _, c in pairs)
+    if isinstance(value, Mapping):
+        done = {k: _redact_value(v, subject) for k, v in value.items()}
+        return {k: v for k, (v, _) in done.items()}, sum(c for _, c in done.values())
+    return value, 0
+
+
+def _reason(row: Mapping[str, Any]) -> str:
+    reason = row.get("reason")
+    if isinstance(reason, str) and reason:
+        return reason
+    return "it also holds another person's data"
+
+
+def _audio_file(audio: Any, out: Reviewed) -> Any:
+    """A recording's bytes go to files/; its row keeps what it is and where."""
+    if not isinstance(audio, Mapping) or not isinstance(audio.get("content_base64"), str):
+        return audio
+    path = str(audio.get("path") or f"recording-{len(out.files)}")
+    out.files.append((path, base64.b64decode(audio["content_base64"])))
+    return {k: v for k, v in audio.items() if k != "content_base64"} | {"file": path}
+
+
+def _document(row: Mapping[str, Any], clean: dict[str, Any], subject: SubjectIds,
+              where: dict[str, Any], out: Reviewed) -> str | None:
+    """A whole document: included as is, redacted when it is text, else withheld."""
+    path = str(row.get("path") or where["table"])
+    data = base64.b64decode(row["content_base64"])
+    if not any(r["row"] == where["row"] and r["table"] == where["table"]
+               for r in out.redactions):
+        out.files.append((path, data))
+        return path
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        out.withheld.append({**where, "path": path,
+                             "reason": "names another person and is not plain text, so it "
+                                       "cannot be redacted here",
+                             "decision": "needs review: redact by hand, withhold or disclose "
+                                         "with consent"})
+        return None
+    redacted, _ = redact_text(text, subject)
+    out.files.append((path, redacted.encode("utf-8")))
+    return path
