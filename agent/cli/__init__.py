@@ -20,13 +20,16 @@ from agent.cli.keys_cmd import keys as keys_group
 from agent.cli.receipt_cmd import ledger as ledger_group
 from agent.cli.receipt_cmd import receipt as receipt_group
 from agent.cli.request import request as request_group
+from agent.cli.serve_cmd import serve as serve_command
+from agent.cli.tokens_cmd import tokens as tokens_group
 from agent.errors import EXIT_USER_ERROR, DsrError
 from agent.plugins import PluginManager, get_plugin_manager
 
 # Built-in commands: each module exposes one click command or group.
 COMMANDS = (search_cmd.search, request_group, plugins_cmd.plugins, systems_cmd.systems,
             init_cmd.init, demo_cmd.demo, keys_group, suppress_cmd.suppress,
-            receipt_group, ledger_group, export_command)
+            receipt_group, ledger_group, serve_command, tokens_group,
+            export_command)
 
 
 def build_cli(pm: PluginManager) -> click.Group:
