@@ -59,3 +59,61 @@ def request_deadline(received: date, *, extension_months: int = 0, paused_days: 
     due = add_months(received, 1 + extension_months) + timedelta(days=paused_days)
     return next_working_day(due, subdivision)
 
+
+
+class ClockError(ValueError):
+    """A pause, resume or extension the rules do not allow (names the rule, no values)."""
+
+
+def clock_deadline(started: date, *, extension_months: int = 0, paused_days: int = 0,
+                   subdivision: str = DEFAULT_SUBDIVISION) -> date:
+    """The deadline of a running clock: ``started`` is the day of receipt, or the day the
+    requested ID arrived when the request waited for it."""
+    return request_deadline(started, extension_months=extension_months,
+                            paused_days=paused_days, subdivision=subdivision)
+
+
+def first_month_end(started: date, paused_days: int = 0) -> date:
+    """The last day of the first month (pauses added): an extension must be told by then.
+    No working-day rule: the person is told within the month itself."""
+    return add_months(started, 1) + timedelta(days=paused_days)
+
+
+def check_extension(started: date, *, already: int, more: int, told: date,
+                    paused_days: int = 0, today: date | None = None) -> int:
+    """The extension in months after adding ``more``; raises ClockError when the total
+    would pass two months or the person was not told within the first month."""
+    if more not in (1, 2):
+        raise ClockError("an extension is 1 or 2 months")
+    if already + more > MAX_EXTENSION_MONTHS:
+        raise ClockError(f"extensions add up to {MAX_EXTENSION_MONTHS} months at most; "
+                         f"{already} already granted")
+    if told < started:
+        raise ClockError("--told is before the clock started")
+    if today is not None and told > today:
+        raise ClockError("--told is in the future")
+    limit = first_month_end(started, paused_days)
+    if told > limit:
+        raise ClockError(f"the person must be told within the first month (by "
+                         f"{limit.isoformat()}); too late to extend")
+    return already + more
+
+
+def days_between(start: date, end: date) -> int:
+    """Whole days a pause lasted; resuming on the day it began adds none."""
+    if end < start:
+        raise ClockError("the clock cannot resume before it was paused")
+    return (end - start).days
+
+
+_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_within(text: str) -> timedelta:
+    """``7d``, ``2w`` or ``24h`` as a timedelta (for `dsr request list --due-within`)."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:]) if value else None
+    number = value[:-1]
+    if unit is None or not number.isdigit() or int(number) <= 0:
+        raise ValueError("expected a count and a unit: 24h, 7d or 2w")
+    return int(number) * unit

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from agent.deadlines import clock_deadline
 from agent.errors import DsrError
 from agent.policy import REQUEST_TYPES
 
@@ -57,6 +58,35 @@ class RequestError(DsrError):
     """A request operation is not allowed now (wrong status, not verified, stale plan)."""
 
 
+WAITING_FOR_ID = "1 month after ID arrives"
+
+
+@dataclass
+class Clock:
+    """The statutory clock beside the status: when it started, pauses, extensions."""
+
+    started: date | None  # None while waiting for requested ID
+    extension_months: int = 0
+    told: date | None = None  # when the person was told of the extension
+    paused_days: int = 0  # finished pauses, added to the deadline
+    paused_since: date | None = None  # a pause under way
+
+    @property
+    def awaiting_id(self) -> bool:
+        return self.started is None
+
+    def public(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "started": self.started.isoformat() if self.started else None,
+            "awaiting_id": self.awaiting_id, "paused": self.paused_since is not None,
+            "paused_days": self.paused_days, "extension_months": self.extension_months}
+        if self.paused_since:
+            out["paused_since"] = self.paused_since.isoformat()
+        if self.told:
+            out["extension_told"] = self.told.isoformat()
+        return out
+
+
 @dataclass
 class Request:
     id: str
@@ -73,13 +103,29 @@ class Request:
     result: dict[str, Any] = field(default_factory=dict)
     refusal: dict[str, Any] | None = None
     updated_at: datetime | None = None
+    clock: Clock | None = None  # None: a clock running from receipt, never paused
 
     @property
     def open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    def due(self, today: date) -> date | None:
+        """The deadline as it stands today: none while waiting for ID; a pause under way
+        pushes it on by the days paused so far."""
+        clock = self.clock
+        if clock is None:
+            return self.deadline
+        if clock.awaiting_id:
+            return None
+        if clock.paused_since and today > clock.paused_since:
+            running = (today - clock.paused_since).days
+            return clock_deadline(clock.started, extension_months=clock.extension_months,
+                                  paused_days=clock.paused_days + running)
+        return self.deadline
+
     def overdue(self, today: date) -> bool:
-        return self.open and today > self.deadline
+        due = self.due(today)
+        return self.open and due is not None and today > due
 
     def public(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -100,6 +146,11 @@ class Request:
             out["refusal"] = self.refusal
         if self.updated_at:
             out["updated_at"] = self.updated_at.isoformat()
+        if self.clock:
+            out["clock"] = self.clock.public()
+            if self.clock.awaiting_id:
+                # "deadline" stays the provisional date from receipt for older readers
+                out["due"] = WAITING_FOR_ID
         return out
 
 

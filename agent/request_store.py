@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from agent.plans import Outcome, PlanItem
-from agent.request import Request, RequestError, check_transition
+from agent.request import Clock, Request, RequestError, check_transition
 from agent.store import Store, create_tables, metadata
 from agent.vault import Vault
 
@@ -40,6 +40,18 @@ requests_table = sa.Table(
     sa.Column("refusal", sa.Text),  # JSON
     sa.Column("digest_key_id", sa.String(32), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
+
+# The statutory clock (pauses, extensions, waiting for ID). Its own table, so state stores
+# made before it gain it by create_all; no row means a clock running from receipt.
+request_clocks = sa.Table(
+    "dsr_request_clocks", metadata,
+    sa.Column("request_id", sa.String(40), sa.ForeignKey("dsr_requests.id"), primary_key=True),
+    sa.Column("started", sa.Date),  # null while waiting for requested ID
+    sa.Column("extension_months", sa.Integer, nullable=False, default=0),
+    sa.Column("told", sa.Date),
+    sa.Column("paused_days", sa.Integer, nullable=False, default=0),
+    sa.Column("paused_since", sa.Date),
 )
 
 request_digests = sa.Table(
@@ -174,7 +186,7 @@ class RequestStore:
                 requests_table.c.id == request_id)).mappings().first()
         if row is None:
             raise RequestError(f"no request {request_id!r} (see `dsr request list`)")
-        return _request(row)
+        return self._with_clocks([_request(row)])[0]
 
     def list(self, *, status: Sequence[str] = (), type_: str | None = None,
              limit: int = 200) -> list[Request]:
@@ -185,7 +197,43 @@ class RequestStore:
         if type_:
             query = query.where(requests_table.c.type == type_)
         with self.engine.connect() as conn:
-            return [_request(r) for r in conn.execute(query).mappings()]
+            found = [_request(r) for r in conn.execute(query).mappings()]
+        return self._with_clocks(found)
+
+    # ------------------------------------------------------------------ clock
+    def _with_clocks(self, found: list[Request]) -> list[Request]:
+        if not found:
+            return found
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(request_clocks).where(
+                request_clocks.c.request_id.in_([r.id for r in found]))).mappings().all()
+        by_id = {r["request_id"]: r for r in rows}
+        for request in found:
+            row = by_id.get(request.id)
+            if row is not None:
+                request.clock = Clock(
+                    started=_day(row["started"]), extension_months=row["extension_months"],
+                    told=_day(row["told"]), paused_days=row["paused_days"],
+                    paused_since=_day(row["paused_since"]))
+        return found
+
+    def save_clock(self, request_id: str, clock: Clock, deadline: date, *, actor: str,
+                   event: str, reason: str | None, detail: dict[str, Any] | None = None
+                   ) -> Request:
+        """Store the clock and the deadline it gives, with the event, in one transaction."""
+        values = {"started": clock.started, "extension_months": clock.extension_months,
+                  "told": clock.told, "paused_days": clock.paused_days,
+                  "paused_since": clock.paused_since}
+        with self.engine.begin() as conn:
+            conn.execute(request_clocks.delete().where(
+                request_clocks.c.request_id == request_id))
+            conn.execute(request_clocks.insert().values(request_id=request_id, **values))
+            conn.execute(requests_table.update().where(requests_table.c.id == request_id)
+                         .values(deadline=deadline, updated_at=now()))
+            self._event(conn, request_id, actor, event, None, None, reason,
+                        {"clock": clock.public(), "deadline": deadline.isoformat(),
+                         **(detail or {})})
+        return self.get(request_id)
 
     def secrets_of(self, request_id: str) -> dict[str, Any]:
         """The sealed identifiers and changes of an open request."""
@@ -396,6 +444,12 @@ class RequestStore:
                     action=item.action, state="signed", attempts=0, outcome=_json(record),
                     started_at=now(), finished_at=now()))
             self._event(conn, request_id, by, "signoff", None, None, note, {"item": item.id})
+
+
+def _day(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
 
 
 def _request(row: Any) -> Request:

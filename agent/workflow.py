@@ -9,7 +9,7 @@ sealed, in the store while the request is open.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,14 @@ from typing import Any
 import structlog
 
 from agent.config import Config
-from agent.deadlines import add_months, request_deadline
+from agent.deadlines import (
+    ClockError,
+    add_months,
+    check_extension,
+    clock_deadline,
+    days_between,
+    request_deadline,
+)
 from agent.engine import SearchEngine, default_operator
 from agent.errors import (
     EXIT_OK,
@@ -35,7 +42,7 @@ from agent.plugins import PluginManager
 from agent.policy import REQUEST_TYPES, IdentityCheck
 from agent.receipt_store import ReceiptStore
 from agent.receipts import ReceiptInputs
-from agent.request import ICO_COMPLAINT, Request, RequestError
+from agent.request import ICO_COMPLAINT, OPEN_STATUSES, Clock, Request, RequestError
 from agent.request_store import RequestStore, new_id, now
 from agent.signing import SigningKeys
 from agent.subjects import add_identifier, subject_from_pairs
@@ -104,7 +111,9 @@ class Workflow:
     # ------------------------------------------------------------------ create
     def create(self, type_: str, pairs: Sequence[tuple[str, object]], *,
                received: datetime | None = None, changes: Mapping[str, str] | None = None,
-               actor: str | None = None) -> Request:
+               actor: str | None = None, awaiting_id: bool = False) -> Request:
+        """``awaiting_id``: the person was asked for ID; the month counts from the day the
+        identity check completes (``verify``), not from receipt."""
         if type_ not in REQUEST_TYPES:
             raise RequestError(f"unknown request type {type_!r}; one of "
                                f"{', '.join(REQUEST_TYPES)}")
@@ -131,6 +140,10 @@ class Workflow:
         self.receipts.commit_subject(created.id, identifiers)
         self.pm.fire("request_status_changed", request=created, old=None, new="received",
                      actor=created.created_by, reason="created")
+        if awaiting_id and not created.identity_verified:
+            created = self.requests.save_clock(
+                created.id, Clock(started=None), created.deadline, actor=created.created_by,
+                event="clock_awaiting_id", reason="identity requested")
         return created
 
     def get(self, request_id: str) -> Request:
@@ -177,6 +190,7 @@ class Workflow:
             self.requests.update(request_id, identity_verified=True)
             self.requests.record(request_id, by, "identity_verified", None,
                                  {"documents": sorted(seen)})
+            self._start_clock(request, seen_at.date(), by)
         return self.get(request_id)
 
     # ------------------------------------------------------------------ plan
@@ -473,6 +487,140 @@ class Workflow:
                 item.included = False
         return self._finish(request, view, runs, verification, actor, {"reapplied": True})
 
+    # ------------------------------------------------------------------ clock
+    def _clock(self, request: Request) -> Clock:
+        return request.clock or Clock(started=request.received_at.date())
+
+    def _start_clock(self, request: Request, arrived: date, by: str) -> None:
+        """The requested ID arrived: the month counts from that day (never before receipt)."""
+        if request.clock is None or not request.clock.awaiting_id:
+            return
+        clock = replace(request.clock, started=max(arrived, request.received_at.date()))
+        self.requests.save_clock(request.id, clock, self._deadline(clock), actor=by,
+                                 event="clock_started", reason="identity verified")
+
+    def _open_clock(self, request_id: str) -> tuple[Request, Clock]:
+        request = self.get(request_id)
+        if not request.open:
+            raise RequestError(f"request {request_id} is {request.status}: its clock has "
+                               "stopped")
+        clock = self._clock(request)
+        if clock.awaiting_id:
+            raise RequestError(f"request {request_id} is waiting for ID: the clock starts "
+                               "when the identity check completes")
+        return request, clock
+
+    @staticmethod
+    def _deadline(clock: Clock) -> date:
+        assert clock.started is not None
+        return clock_deadline(clock.started, extension_months=clock.extension_months,
+                              paused_days=clock.paused_days)
+
+    def await_id(self, request_id: str, *, by: str, reason: str) -> Request:
+        """The person was asked for ID after the request was recorded: the clock stops and
+        starts afresh from the day the identity check completes (``verify``)."""
+        request, clock = self._open_clock(request_id)
+        if request.identity_verified:
+            raise RequestError(f"request {request_id}: identity is already verified")
+        if clock.paused_since:
+            raise RequestError(f"request {request_id}: the clock is paused; resume it first")
+        clock = replace(clock, started=None)
+        return self.requests.save_clock(request_id, clock, request.deadline, actor=by,
+                                        event="clock_awaiting_id", reason=reason)
+
+    def pause(self, request_id: str, *, by: str, reason: str, on: date | None = None
+              ) -> Request:
+        """Stop the clock while waiting for the person's clarification."""
+        request, clock = self._open_clock(request_id)
+        if clock.paused_since:
+            raise RequestError(f"request {request_id}: the clock is already paused (since "
+                               f"{clock.paused_since.isoformat()})")
+        on = _not_future(on)
+        if clock.started and on < clock.started:
+            raise RequestError("the clock cannot pause before it started")
+        clock = replace(clock, paused_since=on)
+        return self.requests.save_clock(request_id, clock, request.deadline, actor=by,
+                                        event="clock_paused", reason=reason)
+
+    def resume(self, request_id: str, *, by: str, reason: str, on: date | None = None
+               ) -> Request:
+        """Start the clock again: the days paused are added to the deadline."""
+        _, clock = self._open_clock(request_id)
+        if not clock.paused_since:
+            raise RequestError(f"request {request_id}: the clock is not paused")
+        try:
+            days = days_between(clock.paused_since, _not_future(on))
+        except ClockError as exc:
+            raise RequestError(str(exc)) from exc
+        clock = replace(clock, paused_since=None, paused_days=clock.paused_days + days)
+        return self.requests.save_clock(request_id, clock, self._deadline(clock), actor=by,
+                                        event="clock_resumed", reason=reason,
+                                        detail={"days_paused": days})
+
+    def extend(self, request_id: str, months: int, *, by: str, reason: str, told: date
+               ) -> Request:
+        """Extend by 1 or 2 months (2 in all), the person told within the first month."""
+        _, clock = self._open_clock(request_id)
+        assert clock.started is not None
+        try:
+            total = check_extension(clock.started, already=clock.extension_months,
+                                    more=months, told=told, paused_days=clock.paused_days,
+                                    today=date.today())
+        except ClockError as exc:
+            raise RequestError(f"request {request_id}: {exc}") from exc
+        clock = replace(clock, extension_months=total, told=told)
+        return self.requests.save_clock(request_id, clock, self._deadline(clock), actor=by,
+                                        event="clock_extended", reason=reason,
+                                        detail={"months": months})
+
+    def due_within(self, within: timedelta, *, today: date | None = None) -> list[Request]:
+        """Open requests due within ``within`` (overdue ones first, then soonest)."""
+        # hours count from now: 24h late in the day reaches into tomorrow
+        horizon = today + within if today else (datetime.now(UTC) + within).date()
+        today = today or date.today()
+        found = [r for r in self.requests.list(status=OPEN_STATUSES, limit=100_000)
+                 if (due := r.due(today)) is not None and due <= horizon]
+        return sort_by_urgency(found, today)
+
+    # ------------------------------------------------------------------ batch
+    def create_batch(self, rows: Sequence[BatchRow], *, actor: str | None = None
+                     ) -> list[Request]:
+        """One request per row; every row is checked before any is recorded."""
+        for row in rows:
+            self._check_row(row)
+        created: list[Request] = []
+        try:
+            for row in rows:
+                created.append(self.create(row.type, row.pairs, received=row.received,
+                                           actor=actor))
+        except DsrError:
+            # all or nothing: a failure part-way cancels what this batch recorded
+            for request in created:
+                self.cancel(request.id, by=actor or default_operator(),
+                            reason="batch create failed part-way")
+            raise
+        return created
+
+    def _check_row(self, row: BatchRow) -> None:
+        where = f"row {row.number}"
+        if row.type not in REQUEST_TYPES:
+            raise RequestError(f"{where}, column type: not a request type (one of "
+                               f"{', '.join(REQUEST_TYPES)})")
+        if row.type == "rectify":
+            raise RequestError(f"{where}, column type: rectify needs corrections; create "
+                               "it with dsr request create rectify --set")
+        for kind, value in row.pairs:
+            try:
+                subject_from_pairs("batch", [(kind, value)])
+            except IdentifierError as exc:
+                raise RequestError(f"{where}, column {row.columns.get(kind, kind)}: "
+                                   f"{exc.reason}") from exc
+        if not row.pairs:
+            raise RequestError(f"{where}: no identifier (email, phone, name, postcode or "
+                               "account)")
+        if row.received and row.received > now() + timedelta(minutes=5):
+            raise RequestError(f"{where}, column received: in the future")
+
     # ------------------------------------------------------------------ helpers
     def _search(self, request: Request, actor: str,
                 secrets: Mapping[str, Any] | None = None, reason: str = "plan"
@@ -526,6 +674,30 @@ class Workflow:
             searched=plan["systems"] if plan else [],
             connectors={s.name: s.connector for s in self.config.systems},
             result=request.result or {})
+
+
+def _not_future(day: date | None) -> date:
+    today = date.today()
+    if day is not None and day > today:
+        raise RequestError("--on is in the future")
+    return day or today
+
+
+def sort_by_urgency(requests: Sequence[Request], today: date) -> list[Request]:
+    """Overdue first, then by the deadline as it stands today; waiting-for-ID last."""
+    far = date.max
+    return sorted(requests, key=lambda r: (not r.overdue(today), r.due(today) or far, r.id))
+
+
+@dataclass
+class BatchRow:
+    """One CSV row of `dsr request create --from`: values never appear in errors."""
+
+    number: int
+    type: str
+    pairs: list[tuple[str, object]]
+    received: datetime | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # identifier type -> column
 
 
 def with_learnt(secrets: Mapping[str, Any], result: SearchResult) -> dict[str, Any]:
