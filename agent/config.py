@@ -33,6 +33,7 @@ AGENT_KEYS = {
     "policy": "path of the policy file (default: policy.toml beside this file, if present)",
     "plan_expiry_days": "days an unexecuted plan stays valid (default 7)",
     "exports": "folder for access and portability exports (default exports/ beside this file)",
+    "export_retention_days": "days kept exports stay before they are removed (default 30)",
 }
 SYSTEM_KEYS = {"name", "connector", "url", "enabled", "timeout", "references", "description"}
 
@@ -118,6 +119,7 @@ class Config:
     log_level: str = "info"
     plan_expiry_days: int = 7
     exports_dir: Path = field(default_factory=lambda: Path("exports"))
+    export_retention_days: int = 30
     systems: list[SystemConfig] = field(default_factory=list)
     policy: Policy | None = None
     secrets: set[str] = field(default_factory=set, repr=False)
@@ -224,6 +226,8 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
     plan_expiry = _int(agent.get("plan_expiry_days", 7), where, "agent.plan_expiry_days", 1, 90)
     exports_dir = _path(agent.get("exports", "exports"), base, where, "agent.exports",
                         "a folder path")
+    export_retention = _int(agent.get("export_retention_days", 30), where,
+                            "agent.export_retention_days", 1, 3650)
 
     systems_raw = data.get("systems", [])
     if not isinstance(systems_raw, list):
@@ -242,7 +246,8 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
     return Config(path=path, state_url=state, hmac_key_path=hmac_key,
                   signing_keys_path=signing_keys, max_depth=max_depth,
                   workers=workers, log_level=log_level, plan_expiry_days=plan_expiry,
-                  exports_dir=exports_dir, systems=systems, policy=policy,
+                  exports_dir=exports_dir, export_retention_days=export_retention,
+                  systems=systems, policy=policy,
                   secrets=resolve.secrets | _url_passwords([state, *(s.url for s in systems)]),
                   raw=data)
 

@@ -149,8 +149,7 @@ class Executor:
                 table = record.get("table") or (item.container if item else None) or "records"
                 # a recording's export is the whole record (its audio, legs, transcripts),
                 # a row's its values
-                entry = ({k: v for k, v in record.items() if k != "finding"}
-                         if "audio" in record else record.get("row", record))
+                entry = dict(record) if "audio" in record else record.get("row", record)
                 tables.setdefault(table, []).append(entry)
                 read_ids.add(record.get("finding"))
             run.outcomes = [Outcome(i.id, "done" if i.id in read_ids else "absent")

@@ -2,8 +2,10 @@
 
 The status moves only along ``TRANSITIONS``; every move is stored with who made it, when
 and why (``RequestStore.transition``) and fires the ``request_status_changed`` hook.
-Identity is tracked beside the status, not as a step of it: search and plan may run before
-the person's ID is checked, but ``run`` (and any export) waits for it.
+A new request moves on to ``identity_pending`` (or ``verified`` when its type needs no
+documents), but ``Request.identity_verified`` stays the authority: search and plan may run
+before the person's ID is checked (the status then moves on past ``identity_pending``), but
+``run`` (and any export) waits for the flag.
 """
 
 from __future__ import annotations
@@ -27,27 +29,79 @@ TYPE_DESCRIPTIONS: dict[str, str] = {
 }
 assert set(TYPE_DESCRIPTIONS) == set(REQUEST_TYPES)
 
-OPEN_STATUSES = ("received", "planned", "approved", "executing", "awaiting_signoff",
+OPEN_STATUSES = ("received", "identity_pending", "verified", "searching", "planned",
+                 "disclosure_review", "approved", "executing", "verifying", "awaiting_signoff",
                  "partially_completed")
 FINAL_STATUSES = ("completed", "refused", "cancelled")
 STATUSES = OPEN_STATUSES + FINAL_STATUSES
 
-# status -> statuses it may move to. `plan` may run again from any open status before
-# execution starts (a fresh plan replaces the old one and needs approving again).
+# Every allowed move, with what makes it (the docs table is rendered from this). `plan` may
+# run again from any open status before execution starts: a fresh plan replaces the old
+# one and needs approving again. A search or run that crashed part-way stays `searching` /
+# `executing` / `verifying` and is simply started again.
+MOVES: tuple[tuple[str, str, str], ...] = (
+    ("received", "identity_pending", "create: ID documents are required, none seen yet"),
+    ("received", "verified", "create: no ID documents are required for the type"),
+    ("received", "searching", "plan (a request recorded before identity was a status)"),
+    ("received", "refused", "refuse"),
+    ("received", "cancelled", "cancel"),
+    ("identity_pending", "verified", "verify: enough documents seen, or a lesser check"),
+    ("identity_pending", "searching", "plan: search may run before ID is verified"),
+    ("identity_pending", "refused", "refuse (e.g. the ID never came)"),
+    ("identity_pending", "cancelled", "cancel"),
+    ("verified", "searching", "plan"),
+    ("verified", "refused", "refuse"),
+    ("verified", "cancelled", "cancel"),
+    ("searching", "planned", "plan: the search finished and the plan is stored"),
+    ("searching", "disclosure_review", "plan: an access/portability plan holds other "
+     "people's data"),
+    ("searching", "refused", "refuse"),
+    ("searching", "cancelled", "cancel"),
+    ("planned", "searching", "plan again, or run found new data (stale plan)"),
+    ("planned", "approved", "approve"),
+    ("planned", "refused", "refuse"),
+    ("planned", "cancelled", "cancel"),
+    ("disclosure_review", "planned", "review: every third-party item decided"),
+    ("disclosure_review", "approved", "approve (the approver makes the review decisions)"),
+    ("disclosure_review", "searching", "plan again"),
+    ("disclosure_review", "refused", "refuse"),
+    ("disclosure_review", "cancelled", "cancel"),
+    ("approved", "searching", "plan again, or run found new data (stale plan)"),
+    ("approved", "executing", "run (identity must be verified)"),
+    ("approved", "refused", "refuse"),
+    ("approved", "cancelled", "cancel"),
+    ("executing", "verifying", "run: the plan was carried out; checking the result"),
+    ("executing", "searching", "run resumed after a crash found new data (stale plan)"),
+    ("verifying", "completed", "run: done and verified, nothing to sign off"),
+    ("verifying", "partially_completed", "run: a system failed or residual data was found"),
+    ("verifying", "awaiting_signoff", "run: manual or notify items wait for a person"),
+    ("verifying", "searching", "run resumed after a crash found new data (stale plan)"),
+    ("awaiting_signoff", "completed", "signoff of the last manual/notify item"),
+    ("awaiting_signoff", "partially_completed", "reserved (no command makes it yet)"),
+    ("awaiting_signoff", "executing", "reserved (no command makes it yet)"),
+    ("awaiting_signoff", "refused", "refuse"),
+    ("partially_completed", "executing", "run again (the journal skips what is done)"),
+    ("partially_completed", "searching", "plan again"),
+    ("partially_completed", "completed", "reserved (no command makes it yet)"),
+    ("partially_completed", "refused", "refuse the rest"),
+    ("completed", "executing", "reapply an erasure after a backup restore"),
+)
+
+# status -> statuses it may move to
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "received": ("planned", "refused", "cancelled"),
-    "planned": ("planned", "approved", "refused", "cancelled"),
-    "approved": ("planned", "executing", "refused", "cancelled"),
-    "executing": ("completed", "partially_completed", "awaiting_signoff", "planned"),
-    "awaiting_signoff": ("completed", "partially_completed", "executing", "refused"),
-    # a partial result is retried (run again) or closed with a (partial) refusal
-    "partially_completed": ("executing", "planned", "completed", "refused"),
-    # a completed erasure is re-applied after a backup restore
-    "completed": ("executing",),
-    "refused": (),
-    "cancelled": (),
-}
+    status: tuple(new for old, new, _ in MOVES if old == status) for status in STATUSES}
 assert set(TRANSITIONS) == set(STATUSES)
+assert {n for _, n, _ in MOVES} <= set(STATUSES) and len(set(MOVES)) == len(MOVES)
+
+# what each step accepts (the workflow and the API share these, so the API answers 409
+# up front instead of starting a job that is bound to fail)
+PLANNABLE = ("received", "identity_pending", "verified", "searching", "planned",
+             "disclosure_review", "approved", "partially_completed")
+APPROVABLE = ("planned", "disclosure_review")
+RUNNABLE = ("approved", "partially_completed", "executing", "verifying")
+RESUMABLE = ("executing", "verifying")  # a run that crashed part-way
+SIGNABLE = ("approved", "executing", "verifying", "awaiting_signoff", "partially_completed")
+IDENTITY_WAITING = ("received", "identity_pending")  # verify moves these to verified
 
 ICO_COMPLAINT = ("You have the right to complain to the Information Commissioner's Office "
                  "(ico.org.uk/make-a-complaint, 0303 123 1113) and to seek a judicial "
@@ -152,6 +206,13 @@ class Request:
                 # "deadline" stays the provisional date from receipt for older readers
                 out["due"] = WAITING_FOR_ID
         return out
+
+
+def transitions_table() -> str:
+    """The Markdown table of ``MOVES`` as docs/requests.md shows it (a test keeps them equal)."""
+    rows = ["| from | to | by |", "|---|---|---|"]
+    rows += [f"| {old} | {new} | {how} |" for old, new, how in MOVES]
+    return "\n".join(rows) + "\n"
 
 
 def check_transition(request: Request, new: str) -> None:

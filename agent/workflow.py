@@ -42,8 +42,22 @@ from agent.plugins import PluginManager
 from agent.policy import REQUEST_TYPES, IdentityCheck
 from agent.receipt_store import ReceiptStore
 from agent.receipts import ReceiptInputs
-from agent.request import ICO_COMPLAINT, OPEN_STATUSES, Clock, Request, RequestError
+from agent.request import (
+    APPROVABLE,
+    ICO_COMPLAINT,
+    IDENTITY_WAITING,
+    OPEN_STATUSES,
+    PLANNABLE,
+    RESUMABLE,
+    RUNNABLE,
+    SIGNABLE,
+    Clock,
+    Request,
+    RequestError,
+)
 from agent.request_store import RequestStore, new_id, now
+from agent.sar.decisions import Decision, load_decisions, save_decision
+from agent.sar.package import read_export, review_items
 from agent.signing import SigningKeys
 from agent.subjects import add_identifier, subject_from_pairs
 from agent.suppression import NAME_POSTCODE, StoreSuppressionList
@@ -140,11 +154,20 @@ class Workflow:
         self.receipts.commit_subject(created.id, identifiers)
         self.pm.fire("request_status_changed", request=created, old=None, new="received",
                      actor=created.created_by, reason="created")
+        created = self._identity_step(created)
         if awaiting_id and not created.identity_verified:
             created = self.requests.save_clock(
                 created.id, Clock(started=None), created.deadline, actor=created.created_by,
                 event="clock_awaiting_id", reason="identity requested")
         return created
+
+    def _identity_step(self, request: Request) -> Request:
+        """received -> verified when the type needs no documents, else identity_pending."""
+        if request.identity_verified:
+            return self._move(request, "verified", request.created_by,
+                              "no identity documents required")
+        return self._move(request, "identity_pending", request.created_by,
+                          f"{request.identity_required} identity document(s) required")
 
     def get(self, request_id: str) -> Request:
         return self.requests.get(request_id)
@@ -191,6 +214,10 @@ class Workflow:
             self.requests.record(request_id, by, "identity_verified", None,
                                  {"documents": sorted(seen)})
             self._start_clock(request, seen_at.date(), by)
+            request = self.get(request_id)
+            if request.status in IDENTITY_WAITING:
+                self._move(request, "verified", by, lesser_reason or "identity documents seen",
+                           {"documents": sorted(seen)})
         return self.get(request_id)
 
     # ------------------------------------------------------------------ plan
@@ -198,9 +225,10 @@ class Workflow:
              ) -> PlanView:
         actor = actor or default_operator()
         request = self.get(request_id)
-        if request.status not in ("received", "planned", "approved", "partially_completed"):
+        if request.status not in PLANNABLE:
             raise RequestError(f"request {request_id} is {request.status}: it cannot be "
                                "planned now")
+        request = self._searching(request, actor, reason)
         result = self._search(request, actor)
         items = self._make_items(request, result.findings)
         return self._store_plan(request, items, result, actor, reason)
@@ -214,10 +242,19 @@ class Workflow:
         self.requests.add_found_digests(request.id, [
             (i.type, i.value) for i in result.subject.identifiers if i.origin != "request"
             and result.subject.status.get(i.id, "strong") == "strong"])
-        request = self.get(request.id)
-        request = self._move(request, "planned", actor, reason,
-                             {"plan": plan_id, "items": len(items)})
+        request = self._searching(self.get(request.id), actor, reason)
+        review = [i.id for i in items if i.notes.get("disclosure_review")]
+        new = ("disclosure_review" if review and request.type in ("access", "portability")
+               else "planned")
+        request = self._move(request, new, actor, reason,
+                             {"plan": plan_id, "items": len(items), "review": len(review)})
         return self.view(request.id)
+
+    def _searching(self, request: Request, actor: str, reason: str) -> Request:
+        """Every new plan passes through ``searching`` (a crashed search stays there)."""
+        if request.status == "searching":
+            return request
+        return self._move(request, "searching", actor, reason)
 
     def view(self, request_id: str) -> PlanView:
         request = self.get(request_id)
@@ -241,9 +278,9 @@ class Workflow:
                 include_weak: bool = False) -> PlanView:
         view = self.view(request_id)
         request = view.request
-        if request.status != "planned":
+        if request.status not in APPROVABLE:
             raise RequestError(f"request {request_id} is {request.status}; only a planned "
-                               "request is approved")
+                               "request (or one in disclosure review) is approved")
         if view.plan["expires_at"] < now():
             raise RequestError(f"plan {view.plan['id']} expired on "
                                f"{view.plan['expires_at']:%Y-%m-%d}: make a new one "
@@ -261,8 +298,9 @@ class Workflow:
         self.requests.approve_plan(view.plan["id"], view.items, by)
         if included:
             self.requests.record(request_id, by, "included", None, {"items": included})
-        self._move(request, "approved", by, None, {"plan": view.plan["id"],
-                                                   "included": len(included)})
+        reason = "disclosure review decided" if request.status == "disclosure_review" else None
+        self._move(request, "approved", by, reason, {"plan": view.plan["id"],
+                                                     "included": len(included)})
         return self.view(request_id)
 
     # ------------------------------------------------------------------ run
@@ -270,8 +308,8 @@ class Workflow:
             ) -> RunResult:
         actor = actor or default_operator()
         request = self.get(request_id)
-        resuming = request.status == "executing"  # a run that crashed part-way
-        if request.status not in ("approved", "partially_completed", "executing"):
+        resuming = request.status in RESUMABLE  # a run that crashed part-way
+        if request.status not in RUNNABLE:
             raise RequestError(f"request {request_id} is {request.status}; run needs an "
                                "approved plan (dsr request approve)")
         if not request.identity_verified:
@@ -305,6 +343,7 @@ class Workflow:
         runs = self.executor.execute(request, view.plan["id"], view.items,
                                      secrets.get("changes", {}))
         added = self._suppress_list(request, result, runs)
+        request = self._verifying(request, actor, view.plan["id"])
         verification = self._verify(request, view.items, runs, actor,
                                     with_learnt(secrets, result))
         return self._finish(request, view, runs, verification, actor,
@@ -314,11 +353,18 @@ class Workflow:
                 ) -> RunResult:
         path = out or self.config.exports_dir / f"{request.id}.json"
         _, runs = self.executor.export(request, view.items, path)
+        request = self._verifying(request, actor, view.plan["id"])
         verification = {"method": "read", "residual": {}, "failed_systems": []}
         result = self._finish(request, view, runs, verification, actor,
                               {"export": str(path)})
         result.export = path
         return result
+
+    def _verifying(self, request: Request, actor: str, plan_id: str) -> Request:
+        """executing -> verifying once the plan is carried out (a resumed run is there)."""
+        if request.status == "verifying":
+            return request
+        return self._move(request, "verifying", actor, None, {"plan": plan_id})
 
     def _suppress_list(self, request: Request, result: SearchResult,
                        runs: Sequence[SystemRun]) -> int:
@@ -393,8 +439,7 @@ class Workflow:
         if item.action not in SIGNOFF_ACTIONS:
             raise RequestError(f"item {item_id} is {item.action}: only manual and notify "
                                "items are signed off")
-        if view.request.status not in ("approved", "executing", "awaiting_signoff",
-                                       "partially_completed"):
+        if view.request.status not in SIGNABLE:
             raise RequestError(f"request {request_id} is {view.request.status}: sign-off "
                                "comes after approval")
         self.requests.journal_signoff(request_id, view.plan["id"], item, by, note)
@@ -480,6 +525,7 @@ class Workflow:
                              "reapply after a restore", {"plan": plan_id})
         view = self.view(request_id)
         runs = self.executor.execute(request, plan_id, view.items, {})
+        request = self._verifying(request, actor, plan_id)
         verification = self._verify(request, view.items, runs, actor, secrets)
         # the notices and manual tasks were handled the first time
         for item in view.items:
@@ -620,6 +666,48 @@ class Workflow:
                                "account)")
         if row.received and row.received > now() + timedelta(minutes=5):
             raise RequestError(f"{where}, column received: in the future")
+
+    # ------------------------------------------------------------------ disclosure review
+    def review(self, request_id: str) -> list[dict[str, Any]]:
+        """What the package would withhold for a person's decision (item, system, table,
+        why; never values), each with its decision so far or ``pending``."""
+        decided = load_decisions(self.requests, request_id)
+        return [{**item, **(decided[item["item"]].public() if item["item"] in decided
+                            else {"decision": "pending"})}
+                for item in self._review_items(self.get(request_id))]
+
+    def _review_items(self, request: Request) -> list[dict[str, Any]]:
+        """From the export once the request has run; before that, the plan's items the
+        planner flagged (a decision on a finding id holds for the export too)."""
+        if (request.result or {}).get("export"):
+            return review_items(read_export(request), request, self.config.policy)
+        if not request.plan_id:
+            raise RequestError(f"request {request.id} has no plan or export yet: nothing to "
+                               f"review (dsr request plan {request.id})")
+        return [{"item": i.id, "system": i.system, "table": i.container,
+                 "why": str(i.notes["disclosure_review"])}
+                for i in self.view(request.id).items if i.notes.get("disclosure_review")]
+
+    def decide(self, request_id: str, item: str, *, disclose: bool, note: str, by: str
+               ) -> Decision:
+        """Withhold ``item`` with a reason, or disclose it with the other person's consent
+        (``note`` says how it was given); recorded as an event and in the decisions table."""
+        if not note.strip():
+            raise RequestError("a decision needs a reason (withhold) or a consent note "
+                               "(disclose)")
+        if not by.strip():
+            raise RequestError("a decision names who made it (--by)")
+        items = {i["item"] for i in self._review_items(self.get(request_id))}
+        if item not in items:
+            # the typed id is not echoed: a file's path may name someone
+            raise RequestError(f"request {request_id} has no such item awaiting review "
+                               f"(see dsr request review {request_id})")
+        return save_decision(self.requests, request_id, item,
+                             "disclose" if disclose else "withhold", note.strip(), by.strip())
+
+    def review_decisions(self, request_id: str) -> dict[str, Decision]:
+        """The latest decision per item, for ``build_package``."""
+        return load_decisions(self.requests, request_id)
 
     # ------------------------------------------------------------------ helpers
     def _search(self, request: Request, actor: str,

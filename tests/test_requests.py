@@ -41,7 +41,7 @@ def test_create_prints_the_request_with_its_id_and_deadline(estate, capsys):  # 
                           "maya.okafor@example.com", "--received", "2026-01-31", "--by", "alice",
                           "--json")
     assert code == 0
-    assert data["id"].startswith("R-") and data["status"] == "received"
+    assert data["id"].startswith("R-") and data["status"] == "identity_pending"
     assert data["deadline"] == "2026-03-02"  # 28 Feb 2026 is a Saturday: next working day
     assert data["identity"] == {"required": 2, "verified": False}
     assert "maya" not in err.lower()
@@ -255,7 +255,7 @@ def test_refusal_records_the_reason_and_the_right_to_complain(estate, capsys):  
     partly = workflow.create("erasure", MAYA)
     partly = workflow.refuse(partly.id, by="dpo", reason="invoices kept by law",
                              partial=True)
-    assert partly.status == "received" and partly.refusal["partial"] is True
+    assert partly.status == "identity_pending" and partly.refusal["partial"] is True
 
 
 def test_list_orders_by_deadline_and_marks_overdue(estate, capsys):  # noqa: F811
@@ -286,6 +286,7 @@ def test_status_changes_fire_the_hook_and_are_recorded(estate):  # noqa: F811
         workflow.cancel(request.id, by="bob", reason="duplicate")
     finally:
         workflow.pm.pm.unregister(name="listener")
-    assert seen == [(None, "received", "alice"), ("received", "cancelled", "bob")]
+    assert seen == [(None, "received", "alice"), ("received", "identity_pending", "alice"),
+                    ("identity_pending", "cancelled", "bob")]
     with pytest.raises(RequestError, match="cannot become"):
         workflow.cancel(request.id, by="bob", reason="again")

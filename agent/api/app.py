@@ -34,7 +34,7 @@ from agent.config import Config, load_config
 from agent.errors import DsrError, IdentifierError
 from agent.plugins import PluginManager, get_plugin_manager
 from agent.receipt_store import ReceiptError
-from agent.request import STATUSES, RequestError
+from agent.request import PLANNABLE, RUNNABLE, STATUSES, RequestError
 from agent.request import Request as DsrRequest
 from agent.workflow import StalePlan, Workflow
 
@@ -402,9 +402,8 @@ def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
     return app
 
 
-# what the workflow accepts, checked up front so a hopeless job is a 409, not a failed job
-PLANNABLE = ("received", "planned", "approved", "partially_completed")
-RUNNABLE = ("approved", "partially_completed", "executing")
+# what the workflow accepts (PLANNABLE, RUNNABLE from agent.request), checked up front so a
+# hopeless job is a 409, not a failed job
 
 
 def _can(request: DsrRequest, statuses: Sequence[str], step: str) -> DsrRequest:

@@ -86,10 +86,16 @@ def error_body(status: int, message: str, reason: str = "invalid") -> dict[str, 
                                   "message": message}]}}
 
 
+# our statuses as OpenGDPR's: nothing has been changed or disclosed before `executing`
+PENDING = ("received", "identity_pending", "verified", "searching", "planned",
+           "disclosure_review", "approved")
+IN_PROGRESS = ("executing", "verifying", "awaiting_signoff", "partially_completed")
+
+
 def opengdpr_status(status: str) -> str:
-    if status in ("received", "planned", "approved"):
+    if status in PENDING:
         return "pending"
-    if status in ("executing", "awaiting_signoff", "partially_completed"):
+    if status in IN_PROGRESS:
         return "in_progress"
     return "cancelled" if status in ("refused", "cancelled") else "completed"
 

@@ -1,23 +1,58 @@
-"""``dsr export ID --out FILE``: the SAR or portability package of a request that has run.
+"""``dsr export ID --out FILE``: the SAR or portability package of a request that has run;
+``dsr export purge``: remove kept exports older than ``[agent] export_retention_days``.
 
-Reads the export JSON the run wrote (``request.result["export"]``); runs nothing new.
+Reads the export JSON the run wrote (``request.result["export"]``); runs nothing new. Kept
+exports past their retention are removed first.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 import click
 
 from agent.cli.context import AppContext, emit_json, json_option, pass_app
 from agent.sar import PackageError, build_package, encrypt_age, encrypt_zip
+from agent.sar.package import read_export
+from agent.sar.retention import purge_exports
 from agent.signing import SigningKeys
 
 
-@click.command("export")
+class _ExportGroup(click.Group):
+    """``dsr export ID ...`` builds a package; ``dsr export purge`` is the one subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["package", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("export", cls=_ExportGroup)
+def export() -> None:
+    """Build the package for a request (dsr export ID --out FILE), or purge old exports.
+
+    \b
+    dsr export ID --out sar.zip [--passphrase-env VAR | --age-recipient AGE1...] [--json]
+    dsr export purge [--json]
+    """
+
+
+@export.command("purge")
+@json_option
+@pass_app
+def purge(app: AppContext, as_json: bool) -> None:
+    """Remove kept exports older than [agent] export_retention_days (counts only)."""
+    config = app.config()
+    removed = purge_exports(config, app.workflow().requests)
+    if as_json:
+        emit_json({"purged": removed, "retention_days": config.export_retention_days})
+    else:
+        click.echo(f"{removed} export file(s) older than {config.export_retention_days} "
+                   "days removed", err=True)
+
+
+@export.command("package")
 @click.argument("request_id")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the zip (with --age-recipient, FILE.age).")
@@ -27,15 +62,19 @@ from agent.signing import SigningKeys
               help="Encrypt the whole zip to this age recipient (writes FILE.age).")
 @json_option
 @pass_app
-def export(app: AppContext, request_id: str, out: Path, passphrase_env: str | None,
-           age_recipient: str | None, as_json: bool) -> None:
-    """Build the package for REQUEST_ID (an access or portability request that has run)."""
+def package_cmd(app: AppContext, request_id: str, out: Path, passphrase_env: str | None,
+                age_recipient: str | None, as_json: bool) -> None:
+    """Build the package for REQUEST_ID (an access or portability request that has run),
+    honouring the disclosure-review decisions (dsr request decide)."""
     if passphrase_env and age_recipient:
         raise click.UsageError("give --passphrase-env or --age-recipient, not both")
     config = app.config()
-    request = app.workflow().get(request_id)
-    package = build_package(_export_doc(request), request, config.policy,
-                            SigningKeys.for_config(config))
+    workflow = app.workflow()
+    purge_exports(config, workflow.requests)
+    request = workflow.get(request_id)
+    package = build_package(read_export(request), request, config.policy,
+                            SigningKeys.for_config(config),
+                            workflow.review_decisions(request.id))
     encryption = "none"
     if passphrase_env:
         package, encryption = encrypt_zip(package, _passphrase(passphrase_env)), "aes-256"
@@ -49,21 +88,6 @@ def export(app: AppContext, request_id: str, out: Path, passphrase_env: str | No
         emit_json(summary)
     else:
         click.echo(f"package for {request.id} written to {out} ({encryption})", err=True)
-
-
-def _export_doc(request: Any) -> dict[str, Any]:
-    path = (request.result or {}).get("export")
-    if not path:
-        raise PackageError(f"request {request.id} has no export yet: approve and run it "
-                           "first (dsr request run)")
-    try:
-        return dict(json.loads(Path(path).read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise PackageError(f"request {request.id}'s export file is gone (removed after "
-                           "its retention?): run the request again") from None
-    except (OSError, ValueError) as exc:
-        raise PackageError(f"request {request.id}'s export file cannot be read: "
-                           f"{type(exc).__name__}") from None
 
 
 def _passphrase(var: str) -> str:

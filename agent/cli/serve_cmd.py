@@ -17,7 +17,12 @@ def serve(app: AppContext, host: str, port: int) -> None:
     import uvicorn  # the API's dependencies load only when serving
 
     from agent.api.app import create_app
+    from agent.sar.retention import purge_exports
 
-    api = create_app(app.config(), pm=app.plugin_manager)
+    config = app.config()
+    purged = purge_exports(config)  # exports past [agent] export_retention_days
+    if purged:
+        click.echo(f"removed {purged} export file(s) past their retention", err=True)
+    api = create_app(config, pm=app.plugin_manager)
     # uvicorn's access log shows paths (request ids only), never bodies
     uvicorn.run(api, host=host, port=port, log_level="info")

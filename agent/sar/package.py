@@ -17,11 +17,13 @@ import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from agent.jws import canonical, sign_detached
 from agent.policy import Policy
 from agent.sar.cover import PackageError, groups_found, render_cover, require_facts
+from agent.sar.decisions import Decision
 from agent.sar.redact import Reviewed, SubjectIds, review_table, subject_ids
 
 # Groups whose data the person did not provide (derived, or from other sources): left out
@@ -33,8 +35,10 @@ _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # members carry no clock: same input, same 
 
 
 def build_package(export_doc: Mapping[str, Any], request: Any, policy: Policy | None,
-                  signing: Any) -> bytes:
-    """The zip for ``request`` from its export document; ``signing`` is a SigningKeys."""
+                  signing: Any, decisions: Mapping[str, Decision] | None = None) -> bytes:
+    """The zip for ``request`` from its export document; ``signing`` is a SigningKeys.
+    ``decisions`` (item -> Decision): disclosed items go in unredacted, withheld ones are
+    listed with the reason; items with no decision stay withheld, pending review."""
     kind = _kind(export_doc, request)
     if policy is None:
         raise PackageError("no policy.toml: the package needs the controller's facts")
@@ -43,7 +47,9 @@ def build_package(export_doc: Mapping[str, Any], request: Any, policy: Policy | 
     systems = _systems(export_doc)
     if kind == "portability":
         systems = _provided(systems, policy)
-    reviewed = _review(systems)
+    decisions = decisions or {}
+    reviewed = _review(systems, frozenset(i for i, d in decisions.items()
+                                          if d.decision == "disclose"))
     generated = datetime.now(UTC).replace(microsecond=0).isoformat()
     members: dict[str, bytes] = {}
     if kind == "access":
@@ -51,9 +57,7 @@ def build_package(export_doc: Mapping[str, Any], request: Any, policy: Policy | 
         members["cover.html"] = render_cover(request, policy, groups_found(systems, policy),
                                              withheld, generated).encode("utf-8")
     members.update(_data_members(request, kind, reviewed, generated))
-    members["review.json"] = _json({
-        "request": request.id, "withheld": [w for r in reviewed.values() for w in r.withheld],
-        "redacted": [x for r in reviewed.values() for x in r.redactions]})
+    members["review.json"] = _json(_review_doc(request, reviewed, decisions))
     manifest = _manifest(request, kind, members, generated, signing)
     members["manifest.json"] = _json(manifest)
     kid, key = signing.active()
@@ -94,13 +98,62 @@ def _provided(systems: dict[str, dict[str, list[dict[str, Any]]]], policy: Polic
     return out
 
 
-def _review(systems: Mapping[str, Mapping[str, list[dict[str, Any]]]]
-            ) -> dict[tuple[str, str], Reviewed]:
+def _review(systems: Mapping[str, Mapping[str, list[dict[str, Any]]]],
+            disclosed: frozenset[str] = frozenset()) -> dict[tuple[str, str], Reviewed]:
     subject: SubjectIds = subject_ids(r for t in systems.values() for rows in t.values()
                                       for r in rows)
-    return {(system, table): review_table(system, table, rows, subject)
+    return {(system, table): review_table(system, table, rows, subject, disclosed)
             for system, tables in sorted(systems.items())
             for table, rows in sorted(tables.items())}
+
+
+def _review_doc(request: Any, reviewed: Mapping[tuple[str, str], Reviewed],
+                decisions: Mapping[str, Decision]) -> dict[str, Any]:
+    """review.json: withheld (with the decision's reason, or pending), disclosed (with the
+    consent note) and redacted (field and count)."""
+    withheld = []
+    for entry in (w for r in reviewed.values() for w in r.withheld):
+        decided = decisions.get(entry["item"])
+        if decided is not None and decided.decision == "withhold":
+            entry = {**entry, "flagged": entry["reason"], "reason": decided.note,
+                     "decision": "withheld", "decided_by": decided.by,
+                     "decided_at": decided.at.isoformat()}
+        withheld.append(entry)
+    disclosed = [{**d, "decision": "disclosed with consent",
+                  "consent": decisions[d["item"]].note, "decided_by": decisions[d["item"]].by,
+                  "decided_at": decisions[d["item"]].at.isoformat()}
+                 for r in reviewed.values() for d in r.disclosed]
+    return {"request": request.id, "withheld": withheld, "disclosed": disclosed,
+            "redacted": [x for r in reviewed.values() for x in r.redactions]}
+
+
+def review_items(export_doc: Mapping[str, Any], request: Any, policy: Policy | None
+                 ) -> list[dict[str, Any]]:
+    """What the package would withhold for a person's decision: item, system, table and
+    why (never values). Needs no controller facts."""
+    kind = _kind(export_doc, request)
+    systems = _systems(export_doc)
+    if kind == "portability" and policy is not None:
+        systems = _provided(systems, policy)
+    return [{"item": w["item"], "system": w["system"], "table": w["table"],
+             "why": w["reason"]}
+            for r in _review(systems).values() for w in r.withheld]
+
+
+def read_export(request: Any) -> dict[str, Any]:
+    """The export JSON a run wrote (``request.result["export"]``)."""
+    path = (request.result or {}).get("export")
+    if not path:
+        raise PackageError(f"request {request.id} has no export yet: approve and run it "
+                           "first (dsr request run)")
+    try:
+        return dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise PackageError(f"request {request.id}'s export file is gone (removed after "
+                           "its retention?): run the request again") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise PackageError(f"request {request.id}'s export file cannot be read: "
+                           f"{type(exc).__name__}") from None
 
 
 def _data_members(request: Any, kind: str, reviewed: Mapping[tuple[str, str], Reviewed],

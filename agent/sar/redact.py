@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 REDACTED = "[redacted]"
+# a connector may list a flagged document without copying it into the export
+NOT_COPIED = "listed only: the export holds no copy, so send the document by hand"
 
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
                     r"(?![\w-])")
@@ -92,19 +94,33 @@ class Reviewed:
     files: list[tuple[str, bytes]] = field(default_factory=list)  # (source path, bytes)
     redactions: list[dict[str, Any]] = field(default_factory=list)
     withheld: list[dict[str, Any]] = field(default_factory=list)
+    disclosed: list[dict[str, Any]] = field(default_factory=list)
+
+
+def item_id(row: Mapping[str, Any], system: str, table: str, index: int) -> str:
+    """What a review decision names: the finding id, else the row's place in the export."""
+    finding = row.get("finding")
+    return finding if isinstance(finding, str) and finding else f"{system}/{table}#{index}"
 
 
 def review_table(system: str, table: str, rows: Iterable[Mapping[str, Any]],
-                 subject: SubjectIds) -> Reviewed:
-    """Redact each row's text; lift out file content; withhold what needs a person."""
+                 subject: SubjectIds, disclosed: frozenset[str] = frozenset()) -> Reviewed:
+    """Redact each row's text; lift out file content; withhold what needs a person.
+    Items in ``disclosed`` (a person decided: disclose with consent) go in as they are."""
     out = Reviewed()
     for index, record in enumerate(rows):
         row = _flatten(record)
-        where = {"system": system, "table": table, "row": index}
+        item = item_id(row, system, table, index)
+        where = {"system": system, "table": table, "row": index, "item": item}
+        if item in disclosed:
+            out.rows.append(_as_is(row, where, out))
+            copied = isinstance(row.get("content_base64"), str) or "audio" in row
+            out.disclosed.append({**where, "content": "included" if copied else NOT_COPIED})
+            continue
         if row.get("disclosure_review"):
             out.withheld.append({**where, "path": row.get("path"),
                                  "reason": _reason(row),
-                                 "decision": "needs review: withhold with a reason, or "
+                                 "decision": "pending review: withhold with a reason, or "
                                              "disclose with the other person's consent"})
             continue
         clean: dict[str, Any] = {}
@@ -146,6 +162,21 @@ def _redact_value(value: Any, subject: SubjectIds) -> tuple[Any, int]:
     return value, 0
 
 
+def _as_is(row: Mapping[str, Any], where: Mapping[str, Any], out: Reviewed) -> dict[str, Any]:
+    """A disclosed item unredacted: its content (when the export holds it) as a file."""
+    clean: dict[str, Any] = {}
+    for key, value in row.items():
+        if key == "audio" and isinstance(value, list):
+            clean[key] = [_audio_file(a, out) for a in value]
+        elif key not in ("content_base64", "finding", "disclosure_review"):
+            clean[key] = value
+    if isinstance(row.get("content_base64"), str):
+        path = str(row.get("path") or where["table"])
+        out.files.append((path, base64.b64decode(row["content_base64"])))
+        clean["file"] = path
+    return clean
+
+
 def _reason(row: Mapping[str, Any]) -> str:
     reason = row.get("reason")
     if isinstance(reason, str) and reason:
@@ -177,7 +208,7 @@ def _document(row: Mapping[str, Any], clean: dict[str, Any], subject: SubjectIds
         out.withheld.append({**where, "path": path,
                              "reason": "names another person and is not plain text, so it "
                                        "cannot be redacted here",
-                             "decision": "needs review: redact by hand, withhold or disclose "
+                             "decision": "pending review: redact by hand, withhold or disclose "
                                          "with consent"})
         return None
     redacted, _ = redact_text(text, subject)

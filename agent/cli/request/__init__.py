@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import click
 
-from agent.cli.request import clock_cmd, execution_cmd, lifecycle_cmd, planning_cmd
+from agent.cli.request import (
+    clock_cmd,
+    execution_cmd,
+    lifecycle_cmd,
+    planning_cmd,
+    review_cmd,
+)
 
 COMMANDS = (lifecycle_cmd.create, lifecycle_cmd.list_, lifecycle_cmd.show,
             clock_cmd.clock, clock_cmd.extend,
             planning_cmd.verify, planning_cmd.plan, planning_cmd.approve, planning_cmd.hold,
             execution_cmd.run, execution_cmd.signoff, execution_cmd.reapply,
-            execution_cmd.refuse, execution_cmd.cancel)
+            execution_cmd.refuse, execution_cmd.cancel,
+            review_cmd.review, review_cmd.decide)
 
 
 @click.group()
