@@ -7,7 +7,6 @@ Against the demo CRM on SQLite with the shipped policy.toml.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -196,30 +195,7 @@ def test_plan_runs_before_identity_but_run_waits_for_it(flow) -> None:
 
 def recordings_workflow(tmp_path: Path) -> Workflow:
     """A FreePBX-style call store where one of Jane's calls has an outside party."""
-    estate = calls.freepbx_estate()
-    monitor = tmp_path / "monitor"
-
-    def put(relative: str, data: bytes) -> None:
-        target = monitor / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-
-    estate.write_audio(put)
-    (tmp_path / "Master.csv").write_text(calls.cdr_csv(estate.rows()))
-    shutil.copy(REPO / "config" / "policy.toml", tmp_path / "policy.toml")
-    (tmp_path / "agent.toml").write_text(f"""
-[agent]
-state = "sqlite:///state.sqlite"
-hmac_key = "keys/hmac.key"
-
-[[systems]]
-name = "phones"
-connector = "recordings"
-url = "file://{monitor}"
-layout = "asterisk"
-cdr = "Master.csv"
-our_numbers = ["{calls.OUR_DDI}"]
-""")
+    calls.write_pbx_config(tmp_path, copies=False)
     return Workflow(load_config(tmp_path / "agent.toml"), get_plugin_manager())
 
 

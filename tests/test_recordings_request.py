@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -26,31 +25,7 @@ FIRST = "1709288100.42"
 
 @pytest.fixture
 def workflow(tmp_path: Path) -> Workflow:
-    estate = calls.freepbx_estate()
-    monitor = tmp_path / "monitor"
-
-    def put(relative: str, data: bytes) -> None:
-        target = monitor / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-
-    estate.write_audio(put)
-    (tmp_path / "Master.csv").write_text(calls.cdr_csv(estate.rows()))
-    shutil.copy(REPO / "config" / "policy.toml", tmp_path / "policy.toml")
-    (tmp_path / "agent.toml").write_text(f'''
-[agent]
-state = "sqlite:///state.sqlite"
-hmac_key = "keys/hmac.key"
-
-[[systems]]
-name = "phones"
-connector = "recordings"
-url = "file://{monitor}"
-layout = "asterisk"
-cdr = "Master.csv"
-our_numbers = ["{calls.OUR_DDI}"]
-copies = ["mp3/{{date}}", "redacted"]
-''')
+    calls.write_pbx_config(tmp_path)
     made = Workflow(load_config(tmp_path / "agent.toml"), get_plugin_manager())
     yield made
     made.close()

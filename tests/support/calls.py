@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from tests.support.audio import wav_bytes
+
+REPO = Path(__file__).resolve().parents[2]
 
 OUR_DDI = "01632960000"  # the business's switchboard number
 JANE = "07700900111"
@@ -180,5 +184,37 @@ def cdr_csv(rows: Sequence[dict[str, object]]) -> str:
     return buffer.getvalue()
 
 
+def write_pbx_config(folder: Path, *, copies: bool = True) -> Path:
+    """The estate's monitor tree and Master.csv in ``folder``, the example policy.toml, and
+    an agent.toml with one ``phones`` recordings system over them; returns its path."""
+    estate = freepbx_estate()
+    monitor = folder / "monitor"
+
+    def put(relative: str, data: bytes) -> None:
+        target = monitor / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+    estate.write_audio(put)
+    (folder / "Master.csv").write_text(cdr_csv(estate.rows()))
+    shutil.copy(REPO / "config" / "policy.toml", folder / "policy.toml")
+    extra = 'copies = ["mp3/{date}", "redacted"]\n' if copies else ""
+    path = folder / "agent.toml"
+    path.write_text(f"""
+[agent]
+state = "sqlite:///state.sqlite"
+hmac_key = "keys/hmac.key"
+
+[[systems]]
+name = "phones"
+connector = "recordings"
+url = "file://{monitor}"
+layout = "asterisk"
+cdr = "Master.csv"
+our_numbers = ["{OUR_DDI}"]
+{extra}""")
+    return path
+
+
 __all__ = ["Estate", "PbxCall", "asdict", "cdr_csv", "cdr_table", "freepbx_estate",
-           "write_cdr_table"]
+           "write_cdr_table", "write_pbx_config"]

@@ -9,13 +9,18 @@ from __future__ import annotations
 from datetime import date
 
 import click
-from rich.markup import escape
 
 from agent.cli.context import AppContext, emit_json, json_option, pass_app
 from agent.cli.render import console
-from agent.cli.request.common import by_option, request_id_argument
+from agent.cli.request.common import (
+    by_option,
+    clock_note,
+    due_text,
+    print_request,
+    request_id_argument,
+)
 from agent.engine import default_operator
-from agent.request import WAITING_FOR_ID, Request
+from agent.request import Request
 
 
 def _day(text: str | None, option: str) -> date | None:
@@ -25,48 +30,6 @@ def _day(text: str | None, option: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise click.BadParameter("expected a date, e.g. 2026-11-02", param_hint=option) from exc
-
-
-def due_text(request: Request, today: date) -> str:
-    due = request.due(today)
-    return due.isoformat() if due else WAITING_FOR_ID
-
-
-def clock_note(request: Request, today: date) -> str:
-    """What is special about the clock: paused, extended, waiting for ID ("" if nothing)."""
-    clock = request.clock
-    if clock is None:
-        return ""
-    notes = []
-    if clock.awaiting_id:
-        notes.append("waiting for ID")
-    if clock.paused_since:
-        notes.append(f"paused since {clock.paused_since.isoformat()}")
-    if clock.paused_days:
-        notes.append(f"{clock.paused_days} days paused")
-    if clock.extension_months:
-        told = clock.told.isoformat() if clock.told else "?"
-        notes.append(f"extended {clock.extension_months} month(s), told {told}")
-    return "; ".join(notes)
-
-
-def print_request(request: Request, today: date | None = None) -> None:
-    """One request, its deadline as it stands today and what its clock is doing."""
-    today = today or date.today()
-    late = "  [red]OVERDUE[/red]" if request.overdue(today) else ""
-    identity = ("verified" if request.identity_verified
-                else f"pending ({request.identity_required} documents needed)")
-    console.print(f"[bold]{request.id}[/bold]  {request.type}  [bold]{request.status}[/bold]"
-                  f"  due: {due_text(request, today)}{late}")
-    console.print(f"  received {request.received_at:%Y-%m-%d %H:%M} UTC by "
-                  f"{escape(request.created_by)}; identity {identity}"
-                  + (f"; plan {request.plan_id}" if request.plan_id else ""))
-    note = clock_note(request, today)
-    if note:
-        console.print(f"  clock: [yellow]{note}[/yellow]")
-    if request.refusal:
-        kind = "refused in part" if request.refusal.get("partial") else "refused"
-        console.print(f"  {kind}: {escape(request.refusal['reason'])}")
 
 
 def print_table(requests: list[Request], today: date) -> None:
