@@ -30,6 +30,9 @@ from agent import logging as dsr_logging
 from agent.api import create_app
 from agent.api.tokens import TokenStore
 from agent.cli import main
+from agent.config import load_config
+from agent.plugins import get_plugin_manager
+from agent.workflow import Workflow
 from tests.request_support import Estate, make_estate
 
 HANNAH = {"email": ["hannah.quigley@example.com"]}  # erased here
@@ -459,3 +462,26 @@ def test_opengdpr_errors_use_its_error_body(server, tokens):
     with client(server, None, tokens) as anonymous:
         denied = anonymous.post("/opengdpr_requests", json=unknown)
         assert denied.status_code == 401 and denied.json()["error"]["code"] == 401
+
+
+def test_opengdpr_calls_back_for_changes_made_outside_the_server(estate, tokens, receiver):
+    """A request the CLI cancels (not this server) is still called back: the server
+    polls the statuses of open OpenGDPR requests."""
+    app = create_app(estate.config_path, rate_limit=10_000, callback_delays=(0.05,),
+                     status_poll=0.2)
+    with Server(app) as polling:
+        body = opengdpr_body("erasure", PETER, [receiver.url])
+        with client(polling, "approve", tokens) as api:
+            assert api.post("/opengdpr_requests", json=body).status_code == 201
+            receiver.wait_for("pending")
+            rid = next(r["id"] for r in api.get("/requests").json()["requests"]
+                       if r["created_by"].endswith("(OpenGDPR)") and r["status"] not in
+                       ("cancelled", "completed", "refused"))
+        outside = Workflow(load_config(estate.config_path), get_plugin_manager())
+        try:
+            outside.cancel(rid, by="alice", reason="withdrawn by phone")
+        finally:
+            outside.close()
+        headers, raw = receiver.wait_for("cancelled")
+        assert json.loads(raw)["subject_request_id"] == body["subject_request_id"]
+        verify_signature(polling, headers, raw)

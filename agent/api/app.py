@@ -28,7 +28,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent import __version__
-from agent.api.opengdpr import RETRY_DELAYS, OpenGdpr, OpenGdprError, error_body
+from agent.api.opengdpr import (
+    RETRY_DELAYS,
+    STATUS_POLL,
+    OpenGdpr,
+    OpenGdprError,
+    error_body,
+)
 from agent.api.tokens import Token, TokenStore
 from agent.config import Config, load_config
 from agent.errors import DsrError, IdentifierError
@@ -217,7 +223,8 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
 # ---------------------------------------------------------------------- the app
 def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
                rate_limit: int = RATE_LIMIT, max_body: int = MAX_BODY,
-               callback_delays: Sequence[float] = RETRY_DELAYS) -> FastAPI:
+               callback_delays: Sequence[float] = RETRY_DELAYS,
+               status_poll: float = STATUS_POLL) -> FastAPI:
     config = config if isinstance(config, Config) else load_config(Path(config))
     pm = pm or get_plugin_manager()
     workflow = Workflow(config, pm)
@@ -227,9 +234,24 @@ def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
     limiter = RateLimiter(rate_limit)
     bearer = HTTPBearer(auto_error=False, description="a token from `dsr tokens create`")
 
+    stop = threading.Event()
+
+    def poll_statuses() -> None:
+        """OpenGDPR callbacks for status changes made outside this server (the CLI)."""
+        while not stop.wait(status_poll):
+            try:
+                gdpr.poll()
+            except Exception as exc:  # the poller must outlive a bad moment of the store
+                log.warning("opengdpr_poll_error", error=type(exc).__name__)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        poller = threading.Thread(target=poll_statuses, daemon=True,
+                                  name="dsr-opengdpr-poll")
+        poller.start()
         yield
+        stop.set()
+        poller.join(timeout=5)
         jobs.close()
         workflow.close()
 
@@ -273,6 +295,7 @@ def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
 
     def changed(request_id: str, http: Request) -> Callable[[], None]:
         base = str(http.base_url).rstrip("/")
+        gdpr.base_url = base
         return lambda: gdpr.status_changed(request_id, base)
 
     def found(request_id: str) -> DsrRequest:

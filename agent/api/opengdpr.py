@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from agent.api.tokens import Token
+from agent.errors import DsrError
 from agent.request import Request as DsrRequest
 from agent.store import create_tables, metadata
 
@@ -44,6 +45,8 @@ CONTROLLER_ID = "dsr-agent"
 IDENTITY_TYPES = {"email": "email", "phone_number": "phone"}  # OpenGDPR -> dsr
 REQUEST_TYPES = ("erasure", "access", "portability")
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)  # seconds before each retry of a failed callback
+STATUS_POLL = 15.0  # seconds between checks for status changes made outside the server
+FINAL_STATUSES = ("completed", "cancelled")
 
 opengdpr_requests = sa.Table(
     "dsr_opengdpr_requests", metadata,
@@ -197,6 +200,14 @@ class OpenGdprStore:
                 opengdpr_requests.c.request_id == request_id)).mappings().first()
         return dict(row) if row else None
 
+    def open_requests(self) -> list[str]:
+        """Request ids whose last called-back status is not final."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(opengdpr_requests.c.request_id).where(sa.or_(
+                opengdpr_requests.c.last_status.is_(None),
+                opengdpr_requests.c.last_status.not_in(FINAL_STATUSES))))
+            return [r[0] for r in rows]
+
     def mark(self, subject_request_id: str, status: str) -> bool:
         """Record ``status`` as called back; False when it already was."""
         with self.engine.begin() as conn:
@@ -220,6 +231,7 @@ class OpenGdpr:
         self.get_request, self.create_request, self.cancel_request = get, create, cancel
         self.signer = CallbackSigner(folder)
         self.callbacks = Callbacks(self.signer, CONTROLLER_ID, callback_delays)
+        self.base_url = ""  # the server's address as callers reach it (for results_url)
 
     def status_changed(self, request_id: str, base_url: str = "") -> None:
         """Call back if the request's OpenGDPR status moved since the last callback."""
@@ -233,6 +245,18 @@ class OpenGdpr:
         for url in json.loads(row["callback_urls"]):
             document = {**self._status(row, request, base_url), "status_callback_url": url}
             self.callbacks.send(url, document)
+
+    def poll(self, base_url: str = "") -> int:
+        """Call back every open OpenGDPR request whose status moved, whoever moved it (the
+        CLI, another process): the server polls this. Returns how many were checked."""
+        checked = 0
+        for request_id in self.store.open_requests():
+            try:
+                self.status_changed(request_id, base_url or self.base_url)
+            except DsrError as exc:  # a request gone or unreadable: try again next time
+                log.warning("opengdpr_poll_failed", error=type(exc).__name__)
+            checked += 1
+        return checked
 
     def _status(self, row: dict[str, Any], request: DsrRequest, base_url: str
                 ) -> dict[str, Any]:
