@@ -108,6 +108,13 @@ class Connector:
         """
         raise self._unsupported("search")
 
+    def fetch(self, finding: Finding, max_bytes: int) -> bytes:
+        """The bytes of a document ``read()`` only listed (it also holds other people's
+        data), once a person decided in disclosure review to disclose it with consent.
+        Optional: systems that cannot answer raise NotSupported (the export then says the
+        document must be sent by hand). ConnectorError when it is gone or too large."""
+        raise self._unsupported("fetching a document for disclosure")
+
     def search_notes(self) -> dict[str, Any]:
         """Counts about the last ``search()`` worth showing beside the system's status
         (``dsr search --json``: ``systems[].<key>``), e.g. records naming audio that is not

@@ -8,6 +8,7 @@ sealed, in the store while the request is open.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -750,6 +751,33 @@ class Workflow:
         self.requests.record(request.id, actor, "receipt", None,
                              {"receipt": document["receipt"]["receipt_id"]})
         return document
+
+    def fetch_disclosed(self, export_doc: dict[str, Any], disclosed: set[str],
+                        max_bytes: int = 64 << 20) -> int:
+        """Copy into ``export_doc`` (in memory) the documents a person decided to disclose
+        that the export only listed; returns how many. A system that cannot fetch leaves
+        the listing, and the package says to send the document by hand."""
+        fetched = 0
+        for system, tables in (export_doc.get("systems") or {}).items():
+            connector = self._connector(system)
+            for rows in (tables or {}).values():
+                for row in rows:
+                    finding_id = row.get("finding") if isinstance(row, dict) else None
+                    if (finding_id not in disclosed or row.get("content_base64")
+                            or connector is None):
+                        continue
+                    locator = str(finding_id).split(":", 1)[1]
+                    finding = Finding(system=system, kind=getattr(
+                        connector, "finding_kind", "file"), locator=locator)
+                    try:
+                        data = connector.fetch(finding, max_bytes)
+                    except DsrError as exc:
+                        log.warning("disclosed_fetch_failed", system=system,
+                                    error=type(exc).__name__)
+                        continue
+                    row["content_base64"] = base64.b64encode(data).decode("ascii")
+                    fetched += 1
+        return fetched
 
     def _receipt_inputs(self, request: Request) -> ReceiptInputs:
         commitment, _ = self.receipts.commitment_of(request.id)

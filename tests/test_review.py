@@ -169,7 +169,11 @@ def test_decisions_are_recorded_and_the_package_honours_them(
     [disclosed] = review["disclosed"]
     assert disclosed["item"] == SHOWN and disclosed["decided_by"] == "dpo"
     assert disclosed["consent"] == "neighbour agreed by e-mail on 2026-11-20"
-    assert disclosed["content"].startswith("listed only")  # the connector kept no copy
+    # the export only listed it; disclosing it fetched it from the share for the package
+    assert disclosed["content"] == "included"
+    shared = run.estate.folder.parent / "share" / "letters" / "neighbour.txt"
+    assert any(name.endswith("letters/neighbour.txt") and archive.read(name) ==
+               shared.read_bytes() for name in archive.namelist())
     share = json.loads(archive.read("data.json"))["systems"]["share"]
     assert share["letters/bookkeeper.txt"] == []
     [row] = share["letters/neighbour.txt"]

@@ -72,9 +72,13 @@ def package_cmd(app: AppContext, request_id: str, out: Path, passphrase_env: str
     workflow = app.workflow()
     purge_exports(config, workflow.requests)
     request = workflow.get(request_id)
-    package = build_package(read_export(request), request, config.policy,
-                            SigningKeys.for_config(config),
-                            workflow.review_decisions(request.id))
+    decisions = workflow.review_decisions(request.id)
+    export_doc = read_export(request)
+    # documents disclosed with consent that the export only listed: fetched now
+    workflow.fetch_disclosed(export_doc, {i for i, d in decisions.items()
+                                          if d.decision == "disclose"})
+    package = build_package(export_doc, request, config.policy,
+                            SigningKeys.for_config(config), decisions)
     encryption = "none"
     if passphrase_env:
         package, encryption = encrypt_zip(package, _passphrase(passphrase_env)), "aes-256"

@@ -30,6 +30,7 @@ from agent.config import SystemConfig
 from agent.connector import CheckResult, ConnectorContext, Container
 from agent.connector import Connector as BaseConnector
 from agent.detectors import Detector
+from agent.errors import ConnectorError
 from agent.extraction import Extraction, read_exact
 from agent.extractors import HEAD_BYTES, ExtractLimits, Extractor, TextPiece
 from agent.identifiers import try_normalise
@@ -282,6 +283,20 @@ class TreeSearch(BaseConnector):
         return {"finding": finding.id, "table": path, "path": path, "row": {
             "path": path, "size": len(data), "whole_document": True, "text": "\n".join(texts),
             "content_base64": base64.b64encode(data).decode("ascii")}}
+
+    def fetch(self, finding: Finding, max_bytes: int) -> bytes:
+        """A listed document's bytes, for a disclosure a person approved."""
+        transport = self._connect()
+        try:
+            entry = transport.stat(finding.locator)
+            if entry is None:
+                raise ConnectorError("the document is gone since it was read")
+            if entry.size > max_bytes:
+                raise ConnectorError("the document is larger than an export may carry")
+            with self._open(transport, entry) as stream:
+                return read_exact(stream, max_bytes + 1)[:max_bytes]
+        finally:
+            transport.close()
 
     def _rows(self, transport: Transport, path: str, wanted: set[int]
               ) -> dict[int, tuple[str, int, dict[str, Any]]]:
