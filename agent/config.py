@@ -34,6 +34,9 @@ AGENT_KEYS = {
     "plan_expiry_days": "days an unexecuted plan stays valid (default 7)",
     "exports": "folder for access and portability exports (default exports/ beside this file)",
     "export_retention_days": "days kept exports stay before they are removed (default 30)",
+    "callback_hosts": "hosts the HTTP API may send OpenGDPR status callbacks to: "
+                      "\"host\" or \"host:port\", globs allowed (default: none, so "
+                      "callbacks are refused)",
 }
 SYSTEM_KEYS = {"name", "connector", "url", "enabled", "timeout", "references", "description"}
 
@@ -120,6 +123,7 @@ class Config:
     plan_expiry_days: int = 7
     exports_dir: Path = field(default_factory=lambda: Path("exports"))
     export_retention_days: int = 30
+    callback_hosts: tuple[str, ...] = ()
     systems: list[SystemConfig] = field(default_factory=list)
     policy: Policy | None = None
     secrets: set[str] = field(default_factory=set, repr=False)
@@ -228,6 +232,11 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
                         "a folder path")
     export_retention = _int(agent.get("export_retention_days", 30), where,
                             "agent.export_retention_days", 1, 3650)
+    callback_hosts = agent.get("callback_hosts", [])
+    if not isinstance(callback_hosts, list) or not all(
+            isinstance(h, str) and h.strip() and "/" not in h for h in callback_hosts):
+        raise ConfigError('must be a list of "host" or "host:port" patterns', path=where,
+                          key="agent.callback_hosts")
 
     systems_raw = data.get("systems", [])
     if not isinstance(systems_raw, list):
@@ -247,6 +256,7 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
                   signing_keys_path=signing_keys, max_depth=max_depth,
                   workers=workers, log_level=log_level, plan_expiry_days=plan_expiry,
                   exports_dir=exports_dir, export_retention_days=export_retention,
+                  callback_hosts=tuple(h.strip().lower() for h in callback_hosts),
                   systems=systems, policy=policy,
                   secrets=resolve.secrets | _url_passwords([state, *(s.url for s in systems)]),
                   raw=data)

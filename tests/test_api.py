@@ -72,7 +72,8 @@ class Server:
 
 @pytest.fixture(scope="module")
 def estate(tmp_path_factory: pytest.TempPathFactory) -> Estate:
-    return make_estate(tmp_path_factory.mktemp("api") / "estate", manual=False)
+    return make_estate(tmp_path_factory.mktemp("api") / "estate", manual=False,
+                       agent_extra='callback_hosts = ["127.0.0.1:*"]')
 
 
 @pytest.fixture(scope="module")
@@ -485,3 +486,18 @@ def test_opengdpr_calls_back_for_changes_made_outside_the_server(estate, tokens,
         headers, raw = receiver.wait_for("cancelled")
         assert json.loads(raw)["subject_request_id"] == body["subject_request_id"]
         verify_signature(polling, headers, raw)
+
+
+def test_callbacks_go_only_to_allowed_hosts(server, tokens):
+    from agent.api.opengdpr import callback_allowed
+
+    assert callback_allowed("http://127.0.0.1:8123/cb", ["127.0.0.1:*"])
+    assert callback_allowed("https://portal.example.com/cb", ["*.example.com"])
+    assert not callback_allowed("http://169.254.169.254/latest", ["*.example.com"])
+    assert not callback_allowed("http://portal.example.com:8080/", ["portal.example.com:443"])
+    assert not callback_allowed("http://127.0.0.1:8123/cb", [])
+    body = opengdpr_body("erasure", PETER, ["http://169.254.169.254/latest/meta-data"])
+    with client(server, "approve", tokens) as api:
+        refused = api.post("/opengdpr_requests", json=body)
+    assert refused.status_code == 400
+    assert "callback_hosts" in refused.json()["error"]["message"]

@@ -290,7 +290,7 @@ def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
         cancel=locked(lambda rid, actor: workflow.cancel(
             rid, by=actor, reason="cancelled through OpenGDPR")),
         folder=(config.path or config.hmac_key_path).parent / "opengdpr",
-        callback_delays=callback_delays)
+        callback_delays=callback_delays, callback_hosts=config.callback_hosts)
     app.include_router(gdpr.router(reader, approver))
 
     def changed(request_id: str, http: Request) -> Callable[[], None]:

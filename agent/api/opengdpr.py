@@ -11,6 +11,7 @@ cancelled).
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import os
 import threading
@@ -21,6 +22,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import structlog
@@ -226,12 +228,14 @@ class OpenGdpr:
     def __init__(self, *, engine: Engine, get: Callable[[str], DsrRequest],
                  create: Callable[[str, list[tuple[str, object]], str], DsrRequest],
                  cancel: Callable[[str, str], DsrRequest], folder: Path,
-                 callback_delays: Sequence[float] = RETRY_DELAYS) -> None:
+                 callback_delays: Sequence[float] = RETRY_DELAYS,
+                 callback_hosts: Sequence[str] = ()) -> None:
         self.store = OpenGdprStore(engine)
         self.get_request, self.create_request, self.cancel_request = get, create, cancel
         self.signer = CallbackSigner(folder)
         self.callbacks = Callbacks(self.signer, CONTROLLER_ID, callback_delays)
         self.base_url = ""  # the server's address as callers reach it (for results_url)
+        self.callback_hosts = tuple(callback_hosts)
 
     def status_changed(self, request_id: str, base_url: str = "") -> None:
         """Call back if the request's OpenGDPR status moved since the last callback."""
@@ -293,6 +297,9 @@ class OpenGdpr:
             for url in body.status_callback_urls:
                 if not url.startswith(("http://", "https://")):
                     raise OpenGdprError(400, "a status_callback_url must be http(s)")
+                if not callback_allowed(url, self.callback_hosts):
+                    raise OpenGdprError(400, "a status_callback_url's host is not in "
+                                             "[agent] callback_hosts")
             if self.store.get(body.subject_request_id):
                 raise OpenGdprError(409, "subject_request_id already used", "duplicate")
             request = self.create_request(body.subject_request_type, pairs,
@@ -335,6 +342,21 @@ class OpenGdpr:
         if row is None:
             raise OpenGdprError(404, "no such subject_request_id", "not_found")
         return row
+
+
+def callback_allowed(url: str, hosts: Sequence[str]) -> bool:
+    """Whether ``url``'s host (and port) is one the operator allowed: the server must not
+    be made to send requests anywhere an API token's holder names."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        return False
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return False
+    return any(fnmatch.fnmatchcase(f"{host}:{port}", pattern) if ":" in pattern
+               else fnmatch.fnmatchcase(host, pattern) for pattern in hosts)
 
 
 def _identity_type(kind: str) -> str:
