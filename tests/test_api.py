@@ -501,3 +501,11 @@ def test_callbacks_go_only_to_allowed_hosts(server, tokens):
         refused = api.post("/opengdpr_requests", json=body)
     assert refused.status_code == 400
     assert "callback_hosts" in refused.json()["error"]["message"]
+
+
+def test_guessing_tokens_is_rate_limited_per_address(estate):
+    with Server(create_app(estate.config_path)) as fresh:
+        answers = [httpx.get(f"{fresh.url}/requests", timeout=10,
+                             headers={"Authorization": f"Bearer dsr_guess{n}"}).status_code
+                   for n in range(35)]
+    assert answers[:30] == [401] * 30 and 429 in answers[30:]

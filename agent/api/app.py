@@ -162,6 +162,9 @@ class Jobs:
 
 
 # ---------------------------------------------------------------------- limits
+FAILED_AUTH_LIMIT = 30  # calls without a valid token per client address per window
+
+
 class RateLimiter:
     """A sliding window per token: at most ``limit`` calls in ``window`` seconds."""
 
@@ -261,13 +264,20 @@ def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
     app.add_middleware(BodyLimit, limit=max_body)
     _add_error_handlers(app)
 
+    # failed logins per client address: guessing tokens is slowed before any check
+    refused = RateLimiter(FAILED_AUTH_LIMIT)
+
     def caller(scope: str) -> Callable[..., Token]:
-        def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+        def check(http: Request,
+                  credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
                   ) -> Token:
+            address = http.client.host if http.client else "unknown"
             if credentials is None or credentials.scheme.lower() != "bearer":
+                refused.check(address)
                 raise ApiError(401, "a bearer token is needed", {"WWW-Authenticate": "Bearer"})
             token = tokens.check(credentials.credentials)
             if token is None:
+                refused.check(address)
                 raise ApiError(401, "the token is unknown or revoked",
                                {"WWW-Authenticate": "Bearer"})
             limiter.check(token.id)
