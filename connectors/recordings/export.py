@@ -10,8 +10,6 @@ import hashlib
 import io
 import json
 from collections.abc import Sequence
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from agent.models import Finding
@@ -20,6 +18,7 @@ from connectors.recordings.layout import Layout, contains_id, extension_of
 from connectors.recordings.model import Call, Leg
 from connectors.recordings.options import RecordingsOptions
 from connectors.recordings.spoken import SpokenSearch
+from connectors.sql.values import json_safe
 
 
 class CallExport:
@@ -31,10 +30,10 @@ class CallExport:
 
     def content(self, finding: Finding, call: Call) -> dict[str, Any]:
         audio = [self._audio(path) for path in call.audio]
-        legs = [_json_safe(leg.fields) for leg in call.legs]
+        legs = [json_safe(leg.fields) for leg in call.legs]
         durations = [a.get("duration_seconds") for a in audio if a.get("duration_seconds")]
         summary = {"recording_id": call.id, "call": call.group,
-                   "started": _json_safe(call.started), "legs": len(legs),
+                   "started": json_safe(call.started), "legs": len(legs),
                    "audio_files": len(audio),
                    "duration_seconds": max(durations) if durations else None,
                    "format": audio[0].get("format") if audio else None}
@@ -112,20 +111,6 @@ class CallExport:
             out["inline"] = False
             out["reason"] = "larger than max_audio_bytes: copy it from the store by its path"
         return out
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
 
 
 def _legs_csv(legs: Sequence[dict[str, Any]], audio: Sequence[dict[str, Any]]) -> str:

@@ -61,7 +61,7 @@ class AsteriskLayout(Layout):
     def check(self) -> str:
         self.cdr.check()
         detail = f"{self.cdr.where}: {len(self.cdr.columns)} CDR columns"
-        missing = getattr(self.cdr, "missing_indexes", lambda: [])()
+        missing = self.cdr.missing_indexes()
         if missing:  # searches, reads and erasure then scan the whole table
             detail += f"; no index on {', '.join(missing)} (see docs/recordings.md)"
         return detail

@@ -152,9 +152,9 @@ class SidecarLayout(Layout):
 
     def call_of_audio(self, path: str) -> Call | None:
         """The call of the sidecar the file belongs to (its folder and longest stem)."""
-        self._all()
+        legs = self._all()  # also fills the stems _owner looks in
         owner = self._owner(path)
-        leg = next((leg for leg in self._all() if _stem_path(leg.source) == owner), None)
+        leg = next((leg for leg in legs if _stem_path(leg.source) == owner), None)
         return self.call(leg.id) if leg is not None else None
 
     def _theirs(self, path: str, call: Call) -> bool:
