@@ -153,6 +153,11 @@ class IdentityCheck:
         default_factory=lambda: MappingProxyType(dict(DEFAULT_DOCUMENTS)))
     required: Mapping[str, int] = field(
         default_factory=lambda: MappingProxyType(dict(DEFAULT_REQUIRED)))
+    # the business asks for ID when it acknowledges a request: the month then counts from
+    # the day the ID arrives (off: the clock runs from receipt unless ID is asked for later)
+    ask_on_receipt: bool = False
+    # a request waiting this long for the ID it asked for stands out (chase or close it)
+    chase_after_days: int = 14
 
     def required_for(self, request_type: str) -> int:
         return self.required[request_type]
@@ -248,7 +253,7 @@ _RULE_KEYS = {"basis", "action", "anchor", "years", "months", "while", "hold_on"
 _MAPPING_KEYS = {"system", "container", "group", "rule", "whole_document", "backup", "dates",
                  "keep"}
 _KEEP_KEYS = {"rule", "fields"}
-_IDENTITY_KEYS = {"documents", "required"}
+_IDENTITY_KEYS = {"documents", "required", "ask_on_receipt", "chase_after_days"}
 _DOCUMENT_KEYS = {"max_age_months"}
 
 
@@ -531,5 +536,8 @@ def _identity(v: _Validator, raw: Any) -> IdentityCheck:
         if count > len(documents):
             raise v.error(f"needs {count} documents but only {len(documents)} are accepted",
                           f"identity_check.required.{request_type}")
+    ask = v.flag(raw.get("ask_on_receipt", False), "identity_check.ask_on_receipt")
+    chase = v.whole(raw.get("chase_after_days", 14), "identity_check.chase_after_days", 1, 365)
     return IdentityCheck(documents=MappingProxyType(documents),
-                         required=MappingProxyType(required))
+                         required=MappingProxyType(required), ask_on_receipt=ask,
+                         chase_after_days=chase)

@@ -174,9 +174,11 @@ def _signed(inputs: ReceiptInputs, action: str, *, system: str | None = None
         what = item.notes.get("recipient") if action == "notify" else (
             item.id.rsplit(":", 1)[-1] if item.kind == "task" else f"a {item.kind or 'record'}")
         record: dict[str, Any] = {"what": what}
-        if entry.get("state") == "signed":
+        if entry.get("state") in ("signed", "signoff_failed"):
             record["signed_off_by"] = outcome.get("signed_by")
             record["at"] = outcome.get("at")
+            if entry["state"] == "signoff_failed":
+                record["not_done"] = True  # the reason stays in the request's events
         else:
             record["pending"] = True
         out.append(record)

@@ -77,12 +77,13 @@ MOVES: tuple[tuple[str, str, str], ...] = (
     ("verifying", "awaiting_signoff", "run: manual or notify items wait for a person"),
     ("verifying", "searching", "run resumed after a crash found new data (stale plan)"),
     ("awaiting_signoff", "completed", "signoff of the last manual/notify item"),
-    ("awaiting_signoff", "partially_completed", "reserved (no command makes it yet)"),
-    ("awaiting_signoff", "executing", "reserved (no command makes it yet)"),
+    ("awaiting_signoff", "partially_completed", "signoff --failed: a manual or notify item "
+     "could not be done"),
     ("awaiting_signoff", "refused", "refuse"),
     ("partially_completed", "executing", "run again (the journal skips what is done)"),
     ("partially_completed", "searching", "plan again"),
-    ("partially_completed", "completed", "reserved (no command makes it yet)"),
+    ("partially_completed", "completed", "signoff of the last outstanding manual item, "
+     "when the run itself was clean"),
     ("partially_completed", "refused", "refuse the rest"),
     ("completed", "executing", "reapply an erasure after a backup restore"),
 )
@@ -124,16 +125,25 @@ class Clock:
     told: date | None = None  # when the person was told of the extension
     paused_days: int = 0  # finished pauses, added to the deadline
     paused_since: date | None = None  # a pause under way
+    id_requested: date | None = None  # while waiting for ID: the day it was asked for
 
     @property
     def awaiting_id(self) -> bool:
         return self.started is None
+
+    def waiting_days(self, today: date) -> int | None:
+        """Days spent waiting for the requested ID (None: not waiting, or day unknown)."""
+        if not self.awaiting_id or self.id_requested is None:
+            return None
+        return max(0, (today - self.id_requested).days)
 
     def public(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "started": self.started.isoformat() if self.started else None,
             "awaiting_id": self.awaiting_id, "paused": self.paused_since is not None,
             "paused_days": self.paused_days, "extension_months": self.extension_months}
+        if self.awaiting_id and self.id_requested:
+            out["id_requested"] = self.id_requested.isoformat()
         if self.paused_since:
             out["paused_since"] = self.paused_since.isoformat()
         if self.told:

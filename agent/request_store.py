@@ -51,6 +51,7 @@ request_clocks = sa.Table(
     sa.Column("extension_months", sa.Integer, nullable=False, default=0),
     sa.Column("told", sa.Date),
     sa.Column("paused_days", sa.Integer, nullable=False, default=0),
+    # the day a pause began; while waiting for ID (started null), the day ID was asked for
     sa.Column("paused_since", sa.Date),
 )
 
@@ -124,7 +125,8 @@ journal = sa.Table(
     sa.Column("item_id", sa.String(1000), primary_key=True),
     sa.Column("request_id", sa.String(40), nullable=False, index=True),
     sa.Column("action", sa.String(20), nullable=False),
-    sa.Column("state", sa.String(20), nullable=False),  # started | done | failed | signed
+    # started | done | failed | signed | signoff_failed (a person could not do a manual item)
+    sa.Column("state", sa.String(20), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("outcome", sa.Text),  # JSON Outcome.public(), or the sign-off
     sa.Column("started_at", sa.DateTime(timezone=True)),
@@ -211,10 +213,12 @@ class RequestStore:
         for request in found:
             row = by_id.get(request.id)
             if row is not None:
+                started, since = _day(row["started"]), _day(row["paused_since"])
                 request.clock = Clock(
-                    started=_day(row["started"]), extension_months=row["extension_months"],
+                    started=started, extension_months=row["extension_months"],
                     told=_day(row["told"]), paused_days=row["paused_days"],
-                    paused_since=_day(row["paused_since"]))
+                    paused_since=since if started else None,
+                    id_requested=None if started else since)
         return found
 
     def save_clock(self, request_id: str, clock: Clock, deadline: date, *, actor: str,
@@ -223,7 +227,7 @@ class RequestStore:
         """Store the clock and the deadline it gives, with the event, in one transaction."""
         values = {"started": clock.started, "extension_months": clock.extension_months,
                   "told": clock.told, "paused_days": clock.paused_days,
-                  "paused_since": clock.paused_since}
+                  "paused_since": clock.paused_since or clock.id_requested}
         with self.engine.begin() as conn:
             conn.execute(request_clocks.delete().where(
                 request_clocks.c.request_id == request_id))
@@ -432,18 +436,22 @@ class RequestStore:
                          outcome=_json(outcome.public()), finished_at=now()))
 
     def journal_signoff(self, request_id: str, plan_id: str, item: PlanItem, by: str,
-                        note: str | None) -> None:
+                        note: str | None, *, failed: bool = False) -> None:
+        """A person did a manual/notify item (``signed``) or could not (``signoff_failed``,
+        with the reason in ``note``); a later sign-off replaces the earlier one."""
         record = {"signed_by": by, "note": note, "at": now().isoformat()}
+        state = "signoff_failed" if failed else "signed"
         with self.engine.begin() as conn:
             updated = conn.execute(journal.update().where(
                 (journal.c.plan_id == plan_id) & (journal.c.item_id == item.id)).values(
-                    state="signed", outcome=_json(record), finished_at=now())).rowcount
+                    state=state, outcome=_json(record), finished_at=now())).rowcount
             if not updated:
                 conn.execute(journal.insert().values(
                     plan_id=plan_id, item_id=item.id, request_id=request_id,
-                    action=item.action, state="signed", attempts=0, outcome=_json(record),
+                    action=item.action, state=state, attempts=0, outcome=_json(record),
                     started_at=now(), finished_at=now()))
-            self._event(conn, request_id, by, "signoff", None, None, note, {"item": item.id})
+            self._event(conn, request_id, by, "signoff_failed" if failed else "signoff",
+                        None, None, note, {"item": item.id})
 
 
 def _day(value: Any) -> date | None:

@@ -126,9 +126,10 @@ class Workflow:
     # ------------------------------------------------------------------ create
     def create(self, type_: str, pairs: Sequence[tuple[str, object]], *,
                received: datetime | None = None, changes: Mapping[str, str] | None = None,
-               actor: str | None = None, awaiting_id: bool = False) -> Request:
+               actor: str | None = None, awaiting_id: bool | None = None) -> Request:
         """``awaiting_id``: the person was asked for ID; the month counts from the day the
-        identity check completes (``verify``), not from receipt."""
+        identity check completes (``verify``), not from receipt. None: as the policy's
+        ``identity_check.ask_on_receipt`` says."""
         if type_ not in REQUEST_TYPES:
             raise RequestError(f"unknown request type {type_!r}; one of "
                                f"{', '.join(REQUEST_TYPES)}")
@@ -156,10 +157,13 @@ class Workflow:
         self.pm.fire("request_status_changed", request=created, old=None, new="received",
                      actor=created.created_by, reason="created")
         created = self._identity_step(created)
+        if awaiting_id is None:
+            awaiting_id = self.identity.ask_on_receipt
         if awaiting_id and not created.identity_verified:
             created = self.requests.save_clock(
-                created.id, Clock(started=None), created.deadline, actor=created.created_by,
-                event="clock_awaiting_id", reason="identity requested")
+                created.id, Clock(started=None, id_requested=received.date()),
+                created.deadline, actor=created.created_by, event="clock_awaiting_id",
+                reason="identity requested on receipt")
         return created
 
     def _identity_step(self, request: Request) -> Request:
@@ -408,10 +412,13 @@ class Workflow:
         failed = [r.name for r in runs if r.status != "ok"]
         unverified = bool(verification["residual"] or verification["failed_systems"])
         pending = self._pending_signoffs(view)
+        not_done = self._failed_signoffs(view)
         summary = {"run_at": now().isoformat(), "plan": view.plan["id"],
                    "systems": [r.public() for r in runs], "verification": verification,
                    "signoffs_pending": pending, **extra}
-        if failed:
+        if not_done:
+            summary["signoffs_failed"] = not_done
+        if failed or not_done:
             status, code = "partially_completed", EXIT_PARTIAL
         elif unverified:
             status, code = "partially_completed", EXIT_VERIFICATION_FAILED
@@ -421,18 +428,33 @@ class Workflow:
             status, code = "completed", EXIT_OK
         request = self._move(request, status, actor, None,
                              {"failed_systems": failed, "residual": verification["residual"],
-                              "signoffs_pending": len(pending)}, result=summary)
+                              "signoffs_pending": len(pending),
+                              "signoffs_failed": len(not_done)}, result=summary)
         if status == "completed":
             self.requests.forget_identifiers(request.id)
         return RunResult(request, code, summary)
 
-    def _pending_signoffs(self, view: PlanView) -> list[str]:
+    def _signoff_states(self, view: PlanView) -> dict[str, str | None]:
+        """Each included manual/notify item's journal state (None: not signed off yet)."""
         journal = self.requests.journal(view.plan["id"])
-        return [i.id for i in view.items if i.included and i.action in SIGNOFF_ACTIONS
-                and journal.get(i.id, {}).get("state") != "signed"]
+        return {i.id: journal.get(i.id, {}).get("state") for i in view.items
+                if i.included and i.action in SIGNOFF_ACTIONS}
+
+    def _pending_signoffs(self, view: PlanView) -> list[str]:
+        return [item for item, state in self._signoff_states(view).items()
+                if state not in ("signed", "signoff_failed")]
+
+    def _failed_signoffs(self, view: PlanView) -> list[str]:
+        return [item for item, state in self._signoff_states(view).items()
+                if state == "signoff_failed"]
 
     # ------------------------------------------------------------------ sign-off
-    def signoff(self, request_id: str, item_id: str, *, by: str, note: str | None) -> Request:
+    def signoff(self, request_id: str, item_id: str, *, by: str, note: str | None,
+                failed: bool = False) -> Request:
+        """A person did a manual or notify item, or (``failed``) could not: the reason is
+        ``note``. The last item signed off done completes a request waiting for it, or a
+        partly completed one whose only shortfall was a manual item; one that could not
+        be done leaves the request partially completed."""
         view = self.view(request_id)
         item = next((i for i in view.items if i.id == item_id), None)
         if item is None:
@@ -443,11 +465,24 @@ class Workflow:
         if view.request.status not in SIGNABLE:
             raise RequestError(f"request {request_id} is {view.request.status}: sign-off "
                                "comes after approval")
-        self.requests.journal_signoff(request_id, view.plan["id"], item, by, note)
+        if failed and not (note or "").strip():
+            raise RequestError("a sign-off that the item could not be done needs the reason "
+                               "(--note)")
+        self.requests.journal_signoff(request_id, view.plan["id"], item, by, note,
+                                      failed=failed)
         request = self.get(request_id)
-        if request.status == "awaiting_signoff" and not self._pending_signoffs(view):
-            request = self._move(request, "completed", by, "every manual item signed off")
-            self.requests.forget_identifiers(request_id)
+        if request.status not in ("awaiting_signoff", "partially_completed"):
+            return request  # the run still to come counts the sign-offs
+        if self._failed_signoffs(view):
+            if request.status == "awaiting_signoff":
+                request = self._move(request, "partially_completed", by,
+                                     "a manual or notify item could not be done",
+                                     {"item": item_id})
+            return request
+        if self._pending_signoffs(view) or not _run_was_clean(request.result):
+            return request
+        request = self._move(request, "completed", by, "every manual item signed off")
+        self.requests.forget_identifiers(request_id)
         return request
 
     # ------------------------------------------------------------------ holds
@@ -542,7 +577,8 @@ class Workflow:
         """The requested ID arrived: the month counts from that day (never before receipt)."""
         if request.clock is None or not request.clock.awaiting_id:
             return
-        clock = replace(request.clock, started=max(arrived, request.received_at.date()))
+        clock = replace(request.clock, started=max(arrived, request.received_at.date()),
+                        id_requested=None)
         self.requests.save_clock(request.id, clock, self._deadline(clock), actor=by,
                                  event="clock_started", reason="identity verified")
 
@@ -571,7 +607,7 @@ class Workflow:
             raise RequestError(f"request {request_id}: identity is already verified")
         if clock.paused_since:
             raise RequestError(f"request {request_id}: the clock is paused; resume it first")
-        clock = replace(clock, started=None)
+        clock = replace(clock, started=None, id_requested=date.today())
         return self.requests.save_clock(request_id, clock, request.deadline, actor=by,
                                         event="clock_awaiting_id", reason=reason)
 
@@ -850,3 +886,10 @@ def _changes(raw: Mapping[str, str]) -> dict[str, str]:
         out[itype.name] = value
     return out
 
+
+def _run_was_clean(result: Mapping[str, Any]) -> bool:
+    """The last run failed no system and left nothing behind (a partly completed request
+    whose only shortfall was a manual item may then complete by sign-off)."""
+    verification = result.get("verification") or {}
+    return bool(result) and not verification.get("residual") and not verification.get(
+        "failed_systems") and all(s.get("status") == "ok" for s in result.get("systems", []))

@@ -121,6 +121,7 @@ def test_example_rules_match_the_policy() -> None:
 def test_example_identity_check_is_the_policy_list() -> None:
     identity = load_policy(EXAMPLE).identity
     assert dict(identity.documents) == DEFAULT_DOCUMENTS
+    assert identity.ask_on_receipt is True  # the business asks for ID when acknowledging
     assert identity.max_age_months("utility_bill") == 3
     assert identity.max_age_months("passport") is None
     assert identity.required_for("erasure") == 2 and identity.required_for("object") == 0
@@ -142,13 +143,17 @@ def test_identity_check_defaults_when_absent() -> None:
     assert [identity.required_for(t) for t in ("access", "portability", "erasure", "object")] \
         == [2, 2, 2, 0]
     assert dict(identity.documents) == DEFAULT_DOCUMENTS
+    # the clock runs from receipt unless the policy says ID is asked for on receipt
+    assert identity.ask_on_receipt is False and identity.chase_after_days == 14
 
 
 def test_identity_check_overrides() -> None:
     data = minimal()
     data["identity_check"] = {"documents": {"passport": {}, "national_id": {}},
-                              "required": {"access": 1}}
+                              "required": {"access": 1}, "ask_on_receipt": True,
+                              "chase_after_days": 21}
     identity = policy_from_dict(data, WHERE).identity
+    assert identity.ask_on_receipt is True and identity.chase_after_days == 21
     assert set(identity.documents) == {"passport", "national_id"}
     assert identity.required_for("access") == 1
     assert identity.required_for("erasure") == 2
@@ -272,6 +277,10 @@ def _set(path: str, value: Any) -> dict[str, Any]:
      "unknown key"),
     (_set("identity_check", {"required": {"access": 9}}), "identity_check.required.access",
      "from 0 to 6"),
+    (_set("identity_check", {"ask_on_receipt": "yes"}), "identity_check.ask_on_receipt",
+     "true or false"),
+    (_set("identity_check", {"chase_after_days": 0}), "identity_check.chase_after_days",
+     "whole number"),
     (_set("identity_check", {"documents": {"passport": {"max_age_months": 0}}}),
      "identity_check.documents.passport.max_age_months", "whole number"),
     (_set("identity_check", {"documents": {"passport": {}}}),

@@ -106,7 +106,7 @@ def test_id_arriving_late_moves_the_deadline(estate: Estate) -> None:  # noqa: F
     workflow = estate.workflow()
     request = workflow.create("access", PERSON, received=at("2026-01-05"), actor="alice",
                               awaiting_id=True)
-    assert request.clock == Clock(started=None)
+    assert request.clock == Clock(started=None, id_requested=date(2026, 1, 5))
     assert request.due(date(2026, 6, 1)) is None and not request.overdue(date(2026, 6, 1))
     assert request.public()["due"] == "1 month after ID arrives"
     request = workflow.verify(request.id, ["passport", "driving_licence"], by="bob",
@@ -130,7 +130,7 @@ def test_id_that_came_with_the_request_keeps_the_receipt_date(estate: Estate) ->
 
 def test_pauses_add_up_and_are_recorded(estate: Estate) -> None:  # noqa: F811
     workflow = estate.workflow()
-    request = workflow.create("erasure", PERSON, received=at("2026-09-07"))
+    request = workflow.create("erasure", PERSON, received=at("2026-09-07"), awaiting_id=False)
     assert request.deadline == date(2026, 10, 7)
     paused = workflow.pause(request.id, by="alice", reason="which account?",
                             on=date(2026, 9, 28))
@@ -164,11 +164,11 @@ def test_clock_refuses_closed_and_waiting_requests(estate: Estate) -> None:  # n
         workflow.pause(waiting.id, by="alice", reason="x")
     with pytest.raises(RequestError, match="waiting for ID"):
         workflow.extend(waiting.id, 1, by="alice", reason="x", told=date.today())
-    closed = workflow.create("erasure", PERSON)
+    closed = workflow.create("erasure", PERSON, awaiting_id=False)
     workflow.cancel(closed.id, by="alice", reason="withdrawn")
     with pytest.raises(RequestError, match="cancelled"):
         workflow.pause(closed.id, by="alice", reason="x")
-    request = workflow.create("erasure", PERSON, received=at("2026-09-07"))
+    request = workflow.create("erasure", PERSON, received=at("2026-09-07"), awaiting_id=False)
     with pytest.raises(RequestError, match="before it started"):
         workflow.pause(request.id, by="alice", reason="x", on=date(2026, 9, 1))
     with pytest.raises(RequestError, match="future"):
@@ -182,7 +182,8 @@ def test_clock_refuses_closed_and_waiting_requests(estate: Estate) -> None:  # n
 # --------------------------------------------------------------------------- CLI
 
 def test_clock_command_pauses_and_resumes(estate: Estate, capsys) -> None:  # noqa: F811
-    request = estate.workflow().create("erasure", PERSON, received=at("2026-09-07"))
+    request = estate.workflow().create("erasure", PERSON, received=at("2026-09-07"),
+                                       awaiting_id=False)
     code, data, _ = cli(capsys, "request", "clock", request.id, "--paused", "--reason",
                         "asked which account", "--on", "2026-09-28", "--by", "alice", "--json")
     assert code == 0 and data["clock"]["paused"] is True
@@ -200,7 +201,8 @@ def test_clock_command_pauses_and_resumes(estate: Estate, capsys) -> None:  # no
 
 
 def test_extend_command(estate: Estate, capsys) -> None:  # noqa: F811
-    request = estate.workflow().create("access", PERSON, received=at("2026-11-02"))
+    request = estate.workflow().create("access", PERSON, received=at("2026-11-02"),
+                                       awaiting_id=False)
     assert request.deadline == date(2026, 12, 2)
     code, data, _ = cli(capsys, "request", "extend", request.id, "--months", "1", "--reason",
                         "many systems", "--told", "2026-11-20", "--by", "dpo", "--json")
@@ -218,7 +220,8 @@ def test_extend_command(estate: Estate, capsys) -> None:  # noqa: F811
 
 
 def test_extend_refuses_a_late_told_date(estate: Estate, capsys) -> None:  # noqa: F811
-    request = estate.workflow().create("access", PERSON, received=at("2026-09-07"))
+    request = estate.workflow().create("access", PERSON, received=at("2026-09-07"),
+                                       awaiting_id=False)
     code, _, out = cli(capsys, "request", "extend", request.id, "--months", "1", "--reason",
                        "complex", "--told", "2026-10-20")
     assert code == 1 and "within the first month" in out and "2026-10-07" in out
@@ -241,9 +244,9 @@ def test_list_due_within(estate: Estate, capsys) -> None:  # noqa: F811
     workflow = estate.workflow()
     today = date.today()
     soon_day = _received_due_soon(today)
-    soon = workflow.create("erasure", PERSON, received=at(soon_day.isoformat()))
-    late = workflow.create("access", PERSON, received=at("2026-01-05"))
-    later = workflow.create("access", PERSON)
+    soon = workflow.create("erasure", PERSON, received=at(soon_day.isoformat()), awaiting_id=False)
+    late = workflow.create("access", PERSON, received=at("2026-01-05"), awaiting_id=False)
+    later = workflow.create("access", PERSON, awaiting_id=False)
     waiting = workflow.create("access", PERSON, awaiting_id=True)
     code, data, _ = cli(capsys, "request", "list", "--due-within", "7d", "--json")
     assert code == 0
@@ -270,9 +273,39 @@ def test_create_awaiting_id_shows_when_it_is_due(estate: Estate, capsys) -> None
     assert code == 0 and "due: 1 month after ID arrives" in out
 
 
+def test_policy_asks_for_id_on_receipt_and_long_waits_stand_out(
+        estate: Estate, capsys) -> None:  # noqa: F811
+    workflow = estate.workflow()
+    assert workflow.identity.ask_on_receipt and workflow.identity.chase_after_days == 14
+    old = workflow.create("access", PERSON, received=at("2026-01-05"))
+    fresh = workflow.create("access", PERSON)
+    not_asked = workflow.create("access", PERSON, received=at("2026-01-05"),
+                                awaiting_id=False)
+    none_needed = workflow.create("object", PERSON, received=at("2026-01-05"))
+    assert old.clock == Clock(started=None, id_requested=date(2026, 1, 5))
+    assert none_needed.clock is None and none_needed.identity_verified  # nothing to ask for
+    code, data, _ = cli(capsys, "request", "list", "--open", "--json")
+    rows = {r["id"]: r for r in data}
+    assert rows[old.id]["overdue"] is False and rows[old.id]["chase_id"] is True
+    assert rows[old.id]["clock"]["id_requested"] == "2026-01-05"
+    assert rows[old.id]["id_waiting_days"] == (date.today() - date(2026, 1, 5)).days
+    assert rows[fresh.id]["chase_id"] is False and rows[fresh.id]["id_waiting_days"] == 0
+    assert rows[not_asked.id]["overdue"] is True and "chase_id" not in rows[not_asked.id]
+    code, _, out = cli(capsys, "request", "list", "--open")
+    line = next(x for x in out.splitlines() if old.id in x)
+    assert "CHASE ID" in line and "asked for on 2026-01-05" in line
+    code, _, out = cli(capsys, "request", "show", old.id)
+    assert code == 0 and "CHASE ID" in out
+    # the ID arrives: the clock runs from that day and the chase mark goes
+    workflow.verify(old.id, ["passport", "driving_licence"], by="bob")
+    code, data, _ = cli(capsys, "request", "show", old.id, "--json")
+    assert code == 0 and data["clock"]["started"] == date.today().isoformat()
+    assert "chase_id" not in data and "id_requested" not in data["clock"]
+
+
 def test_clock_awaiting_id_after_creation(estate: Estate, capsys) -> None:  # noqa: F811
     workflow = estate.workflow()
-    request = workflow.create("erasure", PERSON, received=at("2026-09-07"))
+    request = workflow.create("erasure", PERSON, received=at("2026-09-07"), awaiting_id=False)
     code, data, _ = cli(capsys, "request", "clock", request.id, "--awaiting-id", "--reason",
                         "asked for two documents", "--by", "alice", "--json")
     assert code == 0 and data["clock"]["awaiting_id"] is True and data["due_on"] is None

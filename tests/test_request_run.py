@@ -109,6 +109,9 @@ def test_cli_run_reports_and_signoff_completes(sqlite_estate, capsys, monkeypatc
     assert code == 0 and data["status"] == "awaiting_signoff"
     assert data["run"]["verification"]["residual"] == {}
     assert "hannah" not in (out + err).lower()
+    first = data["run"]["signoffs_pending"][0]
+    assert main(["request", "signoff", request.id, first, "--by", "dpo", "--failed"]) != 0
+    assert "needs the reason" in capsys.readouterr().err
     for item in data["run"]["signoffs_pending"]:
         assert main(["request", "signoff", request.id, item, "--by", "dpo", "--note",
                      "sent"]) == 0
@@ -117,6 +120,30 @@ def test_cli_run_reports_and_signoff_completes(sqlite_estate, capsys, monkeypatc
     shown = json.loads(capsys.readouterr().out)
     assert shown["status"] == "completed"
     assert any(e["event"] == "signoff" for e in shown["events"])
+
+
+def test_a_notice_that_could_not_be_sent_leaves_the_request_partly_done_until_it_is(
+        sqlite_estate):
+    workflow, request = approved(sqlite_estate, pairs=HANNAH)
+    result = workflow.run(request.id, actor="alice")
+    assert result.request.status == "awaiting_signoff"
+    first, *rest = result.summary["signoffs_pending"]
+    with pytest.raises(RequestError, match="needs the reason"):
+        workflow.signoff(request.id, first, by="dpo", note=None, failed=True)
+    failed = workflow.signoff(request.id, first, by="dpo", note="agency closed", failed=True)
+    assert failed.status == "partially_completed"
+    for item in rest:  # the others done: still partly done, one item could not be
+        assert workflow.signoff(request.id, item, by="dpo", note="sent").status == \
+            "partially_completed"
+    receipt = workflow.receipts.document(request.id)
+    notices = json.dumps(receipt)
+    assert '"not_done": true' in notices and "agency closed" not in notices
+    # sent after all: the same item signed off again completes the request
+    done = workflow.signoff(request.id, first, by="dpo", note="sent by post")
+    assert done.status == "completed"
+    events = [e["event"] for e in workflow.requests.events(request.id)]
+    assert events.count("signoff_failed") == 1
+    workflow.close()
 
 
 # --------------------------------------------------------------------------- failures
@@ -141,8 +168,12 @@ def test_a_failed_system_leaves_the_request_partially_completed(sqlite_estate):
     assert "replication lag" in result.summary["systems"][0]["error"]
     assert count(sqlite_estate, "select count(*) from prospects where id = 2") == 1
     # retry once the system is back: only what failed runs
+    # signing off the notices does not complete a request whose system failed
+    for item in result.summary["signoffs_pending"]:
+        workflow.signoff(request.id, item, by="dpo", note="sent")
+    assert workflow.get(request.id).status == "partially_completed"
     retried = workflow.run(request.id, actor="alice")
-    assert retried.exit_code == 0
+    assert retried.exit_code == 0 and retried.request.status == "completed"
     assert count(sqlite_estate, "select count(*) from prospects where id = 2") == 0
 
 

@@ -260,8 +260,9 @@ def test_refusal_records_the_reason_and_the_right_to_complain(estate, capsys):  
 
 def test_list_orders_by_deadline_and_marks_overdue(estate, capsys):  # noqa: F811
     workflow = estate.workflow()
-    old = workflow.create("access", MAYA, received=datetime(2026, 1, 5, tzinfo=UTC))
-    workflow.create("access", MAYA)
+    old = workflow.create("access", MAYA, received=datetime(2026, 1, 5, tzinfo=UTC),
+                          awaiting_id=False)  # ID not asked for: the clock ran from receipt
+    workflow.create("access", MAYA, awaiting_id=False)
     code, data, _ = cli(capsys, "request", "list", "--open", "--json")
     assert code == 0 and data[0]["id"] == old.id and data[0]["overdue"] is True
     assert data[1]["overdue"] is False

@@ -14,6 +14,7 @@ from agent.cli.context import AppContext, emit_json, json_option, pass_app
 from agent.cli.render import console
 from agent.cli.request.common import (
     by_option,
+    chase_id,
     clock_note,
     due_text,
     print_request,
@@ -32,21 +33,31 @@ def _day(text: str | None, option: str) -> date | None:
         raise click.BadParameter("expected a date, e.g. 2026-11-02", param_hint=option) from exc
 
 
-def print_table(requests: list[Request], today: date) -> None:
-    """One line each; a marker column makes overdue requests stand out."""
+def print_table(requests: list[Request], today: date, chase_after: int | None = None) -> None:
+    """One line each; a marker column makes overdue requests (and, given ``chase_after``,
+    those waiting too long for ID) stand out."""
     for request in requests:
         mark = "[red]OVERDUE[/red]" if request.overdue(today) else "       "
+        if chase_id(request, today, chase_after):
+            mark = "[red]CHASE ID[/red]"
         note = clock_note(request, today)
         console.print(f"{mark}  [bold]{request.id}[/bold]  {request.type:<11} "
                       f"{request.status:<19} due: {due_text(request, today)}"
                       + (f"  [yellow]({note})[/yellow]" if note else ""))
 
 
-def listing(request: Request, today: date) -> dict[str, object]:
-    """A request in --json listings: its deadline as it stands today and whether overdue."""
+def listing(request: Request, today: date, chase_after: int | None = None
+            ) -> dict[str, object]:
+    """A request in --json listings: its deadline as it stands today, whether overdue and
+    (while it waits for ID) for how long and whether to chase."""
     due = request.due(today)
-    return {**request.public(), "overdue": request.overdue(today),
-            "due_on": due.isoformat() if due else None}
+    out = {**request.public(), "overdue": request.overdue(today),
+           "due_on": due.isoformat() if due else None}
+    waited = request.clock.waiting_days(today) if request.clock else None
+    if waited is not None:
+        out["id_waiting_days"] = waited
+        out["chase_id"] = chase_id(request, today, chase_after)
+    return out
 
 
 @click.command()

@@ -44,7 +44,12 @@ def clock_note(request: Request, today: date) -> str:
     if clock is None:
         return ""
     notes = []
-    if clock.awaiting_id:
+    waited = clock.waiting_days(today)
+    if waited is not None:
+        assert clock.id_requested is not None
+        notes.append(f"waiting for ID asked for on {clock.id_requested.isoformat()} "
+                     f"({waited} days)")
+    elif clock.awaiting_id:
         notes.append("waiting for ID")
     if clock.paused_since:
         notes.append(f"paused since {clock.paused_since.isoformat()}")
@@ -56,10 +61,19 @@ def clock_note(request: Request, today: date) -> str:
     return "; ".join(notes)
 
 
-def print_request(request: Request, today: date | None = None) -> None:
+def chase_id(request: Request, today: date, chase_after: int | None) -> bool:
+    """Waiting longer than ``chase_after`` days for the ID it asked for: chase or close."""
+    waited = request.clock.waiting_days(today) if request.open and request.clock else None
+    return chase_after is not None and waited is not None and waited > chase_after
+
+
+def print_request(request: Request, today: date | None = None,
+                  chase_after: int | None = None) -> None:
     """One request, its deadline as it stands today and what its clock is doing."""
     today = today or date.today()
     late = "  [red]OVERDUE[/red]" if request.overdue(today) else ""
+    if chase_id(request, today, chase_after):
+        late = "  [red]CHASE ID[/red]"
     identity = ("verified" if request.identity_verified
                 else f"pending ({request.identity_required} documents needed)")
     console.print(f"[bold]{request.id}[/bold]  {request.type}  [bold]{request.status}[/bold]"
@@ -70,9 +84,6 @@ def print_request(request: Request, today: date | None = None) -> None:
     note = clock_note(request, today)
     if note:
         console.print(f"  clock: [yellow]{note}[/yellow]")
-    if request.refusal:
-        kind = "refused in part" if request.refusal.get("partial") else "refused"
-        console.print(f"  {kind}: {escape(request.refusal['reason'])}")
     if request.refusal:
         kind = "refused in part" if request.refusal.get("partial") else "refused"
         console.print(f"  {kind}: {escape(request.refusal['reason'])}")

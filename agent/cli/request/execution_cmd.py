@@ -68,13 +68,18 @@ def run(app: AppContext, request_id: str, out: Path | None, by: str | None,
 @request_id_argument
 @click.argument("item", metavar="ITEM")
 @by_option(required=True)
-@click.option("--note", help="What was done (recorded).")
+@click.option("--note", help="What was done, or with --failed why it could not be (recorded).")
+@click.option("--failed", is_flag=True,
+              help="The item could not be done: the request becomes partially_completed.")
 @json_option
 @pass_app
 def signoff(app: AppContext, request_id: str, item: str, by: str, note: str | None,
-            as_json: bool) -> None:
-    """Sign off a manual, notify or quarantine item once a person has done it."""
-    request = app.workflow().signoff(request_id, item, by=by, note=note)
+            failed: bool, as_json: bool) -> None:
+    """Sign off a manual or notify item once a person has done it, or could not (--failed).
+
+    Signing off an item again replaces the earlier sign-off: a failed item done later
+    completes the request when nothing else is outstanding."""
+    request = app.workflow().signoff(request_id, item, by=by, note=note, failed=failed)
     if as_json:
         emit_json(request.public())
     else:

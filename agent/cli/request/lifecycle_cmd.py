@@ -114,8 +114,9 @@ _CREATE_HELP = ("Record a request of TYPE for the person the identifiers describ
 @identifier_options
 @click.option("--received", metavar="DATE", help="When the request arrived (default now); "
                                                  "the deadline counts from it.")
-@click.option("--awaiting-id", is_flag=True,
-              help="ID was asked for: the month counts from the day the check completes.")
+@click.option("--awaiting-id/--id-not-asked", default=None,
+              help="Whether ID was asked for (the month then counts from the day the check "
+                   "completes); default: policy.toml identity_check.ask_on_receipt.")
 @click.option("--from", "batch", type=click.Path(path_type=Path), metavar="FILE.csv",
               help="A batch: one request per row (columns " + ", ".join(BATCH_COLUMNS)
               + "); every row is checked first, all or nothing.")
@@ -126,11 +127,12 @@ _CREATE_HELP = ("Record a request of TYPE for the person the identifiers describ
 @pass_app
 def create(app: AppContext, request_type: str | None, email: tuple[str, ...],
            phone: tuple[str, ...], name: str | None, postcode: str | None, dob: str | None,
-           ids: tuple[str, ...], received: str | None, awaiting_id: bool, batch: Path | None,
+           ids: tuple[str, ...], received: str | None, awaiting_id: bool | None,
+           batch: Path | None,
            changes: tuple[str, ...], by: str | None, as_json: bool) -> None:
     pairs = identifier_pairs(email, phone, name, postcode, dob, ids)
     if batch is not None:
-        if request_type or pairs or received or changes or awaiting_id:
+        if request_type or pairs or received or changes or awaiting_id is not None:
             raise click.UsageError("--from takes everything from the file: no TYPE, "
                                    "identifiers, --received, --awaiting-id or --set with it")
         _create_batch(app, batch, by, as_json)
@@ -182,6 +184,7 @@ def list_(app: AppContext, statuses: tuple[str, ...], open_only: bool, type_: st
     within = _within(due_within)
     workflow = app.workflow()
     today = date.today()
+    chase = workflow.identity.chase_after_days
     if within is not None:
         requests = workflow.due_within(within)
         requests = [r for r in requests if (not statuses or r.status in statuses)
@@ -190,11 +193,11 @@ def list_(app: AppContext, statuses: tuple[str, ...], open_only: bool, type_: st
         wanted = list(statuses) or (list(OPEN_STATUSES) if open_only else [])
         requests = sort_by_urgency(workflow.requests.list(status=wanted, type_=type_), today)
     if as_json:
-        emit_json([listing(r, today) for r in requests])
+        emit_json([listing(r, today, chase) for r in requests])
         return
     if not requests:
         console.print("no requests")
-    print_table(requests, today)
+    print_table(requests, today, chase)
 
 
 @click.command()
@@ -206,7 +209,7 @@ def show(app: AppContext, request_id: str, as_json: bool) -> None:
     workflow = app.workflow()
     request = workflow.get(request_id)
     store = workflow.requests
-    data = {**listing(request, date.today()),
+    data = {**listing(request, date.today(), workflow.identity.chase_after_days),
             "identity_documents": store.documents(request_id),
             "holds": [{k: (v.isoformat() if hasattr(v, "isoformat") else v)
                        for k, v in h.items() if k != "request_id"}
@@ -216,7 +219,7 @@ def show(app: AppContext, request_id: str, as_json: bool) -> None:
     if as_json:
         emit_json({**data, "plan": plan})
         return
-    print_request(request)
+    print_request(request, chase_after=workflow.identity.chase_after_days)
     for doc in data["identity_documents"]:
         console.print(f"  ID seen: {doc['document']} by {doc['seen_by']} {doc['seen_at'][:10]}")
     for hold in data["holds"]:
