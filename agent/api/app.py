@@ -11,10 +11,8 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent import __version__
+from agent.api.jobs import HEARTBEAT, Job, JobConflict, Jobs
 from agent.api.opengdpr import (
     RETRY_DELAYS,
     STATUS_POLL,
@@ -87,78 +86,10 @@ class ApproveBody(BaseModel):
 class SignoffBody(BaseModel):
     item: str = Field(min_length=1, description="a manual or notify item of the plan")
     by: str = Field(min_length=1)
-    note: str | None = None
-
-
-# ---------------------------------------------------------------------- jobs
-@dataclass
-class Job:
-    id: str
-    request_id: str
-    kind: str  # plan | run
-    state: str = "running"  # running | done | failed
-    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
-    finished_at: str | None = None
-    error: str | None = None
-    exit_code: int | None = None
-
-    def public(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-class Jobs:
-    """Plan and run on one worker thread, each with its own Workflow (and connections)."""
-
-    def __init__(self, make_workflow: Callable[[], Workflow]) -> None:
-        self.make_workflow = make_workflow
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dsr-api-job")
-        self.lock = threading.Lock()
-        self.jobs: dict[str, Job] = {}
-        self.latest: dict[str, Job] = {}
-        self.count = 0
-
-    def start(self, request_id: str, kind: str, work: Callable[[Workflow], int],
-              then: Callable[[], None] | None = None) -> Job:
-        with self.lock:
-            current = self.latest.get(request_id)
-            if current and current.state == "running":
-                raise ApiError(409, f"a {current.kind} job is already running for "
-                                    f"request {request_id}")
-            self.count += 1
-            job = Job(id=f"J{self.count}", request_id=request_id, kind=kind)
-            self.jobs[job.id] = self.latest[request_id] = job
-        self.pool.submit(self._run, job, work, then)
-        return job
-
-    def _run(self, job: Job, work: Callable[[Workflow], int],
-             then: Callable[[], None] | None) -> None:
-        state, error, code = "failed", None, None
-        workflow: Workflow | None = None
-        try:
-            workflow = self.make_workflow()
-            code, state = work(workflow), "done"
-        except DsrError as exc:
-            error = str(exc)
-        except Exception as exc:  # a bug: the job fails, the server stays up
-            log.exception("api_job_crashed", job=job.id, kind=job.kind)
-            error = f"internal error ({type(exc).__name__})"
-        finally:
-            if workflow is not None:
-                workflow.close()
-        log.info("api_job_finished", job=job.id, kind=job.kind, request=job.request_id,
-                 state=state)
-        if then is not None:
-            try:
-                then()
-            except Exception:  # a callback's trouble must not hide the job's outcome
-                log.exception("api_job_followup_failed", job=job.id)
-        # the state goes last: a poller that sees it finished sees everything above done
-        job.exit_code, job.error = code, error
-        job.finished_at = datetime.now(UTC).isoformat()
-        job.state = state
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    note: str | None = Field(None, description="what was done; with failed, why it could "
+                                                "not be (then required)")
+    failed: bool = Field(False, description="the item could not be done: the request "
+                                            "becomes partially_completed")
 
 
 # ---------------------------------------------------------------------- limits
@@ -227,13 +158,15 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
 def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
                rate_limit: int = RATE_LIMIT, max_body: int = MAX_BODY,
                callback_delays: Sequence[float] = RETRY_DELAYS,
-               status_poll: float = STATUS_POLL) -> FastAPI:
+               status_poll: float = STATUS_POLL, job_heartbeat: float = HEARTBEAT) -> FastAPI:
     config = config if isinstance(config, Config) else load_config(Path(config))
     pm = pm or get_plugin_manager()
     workflow = Workflow(config, pm)
     lock = threading.RLock()  # the shared workflow serves one call at a time
     tokens = TokenStore(workflow.engine.store.engine)
-    jobs = Jobs(lambda: Workflow(config, pm))
+    # jobs an earlier process left running are marked interrupted here, at start-up
+    jobs = Jobs(workflow.engine.store.engine, lambda: Workflow(config, pm),
+                heartbeat=job_heartbeat)
     limiter = RateLimiter(rate_limit)
     bearer = HTTPBearer(auto_error=False, description="a token from `dsr tokens create`")
 
@@ -317,7 +250,7 @@ def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
 
     def shown(request_id: str) -> dict[str, Any]:
         out: dict[str, Any] = found(request_id).public()
-        job = jobs.latest.get(request_id)
+        job = jobs.latest(request_id)
         if job:
             out["job"] = job.public()
         return out
@@ -370,7 +303,7 @@ def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
         def work(flow: Workflow) -> int:
             flow.plan(request_id, actor=actor)
             return 0
-        return _accepted(jobs.start(request_id, "plan", work, changed(request_id, http)))
+        return _accepted(_start(jobs, request_id, "plan", work, changed(request_id, http)))
 
     @app.post("/requests/{request_id}/approve", tags=["requests"])
     def approve(request_id: str, body: ApproveBody, http: Request,
@@ -393,14 +326,15 @@ def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
 
         def work(flow: Workflow) -> int:
             return flow.run(request_id, actor=actor).exit_code
-        return _accepted(jobs.start(request_id, "run", work, changed(request_id, http)))
+        return _accepted(_start(jobs, request_id, "run", work, changed(request_id, http)))
 
     @app.post("/requests/{request_id}/signoff", tags=["requests"])
     def signoff(request_id: str, body: SignoffBody, http: Request,
                 token: Token = Depends(approver)) -> dict[str, Any]:
         found(request_id)
         with lock:
-            done = workflow.signoff(request_id, body.item, by=body.by, note=body.note)
+            done = workflow.signoff(request_id, body.item, by=body.by, note=body.note,
+                                    failed=body.failed)
         changed(request_id, http)()
         return done.public()
 
@@ -427,7 +361,7 @@ def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
 
     @app.get("/jobs/{job_id}", tags=["jobs"])
     def job(job_id: str, token: Token = Depends(reader)) -> dict[str, Any]:
-        known = jobs.jobs.get(job_id)
+        known = jobs.get(job_id)
         if known is None:
             raise ApiError(404, f"no job {job_id!r}")
         return known.public()
@@ -456,6 +390,14 @@ def _pairs(identifiers: Mapping[str, str | list[str]]) -> list[tuple[str, object
 
 def _actor(token: Token) -> str:
     return f"api:{token.name}"
+
+
+def _start(jobs: Jobs, request_id: str, kind: str, work: Callable[[Workflow], int],
+           then: Callable[[], None]) -> Job:
+    try:
+        return jobs.start(request_id, kind, work, then)
+    except JobConflict as exc:
+        raise ApiError(409, str(exc)) from exc
 
 
 def _accepted(job: Job) -> JSONResponse:
