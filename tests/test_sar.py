@@ -389,3 +389,58 @@ def test_a_whole_recording_record_is_flattened_and_walked() -> None:
     assert dict(result.files) == {"rec/1.3.wav": b"RIFF"}
     assert [w["reason"] for w in result.withheld] == ["an identifiable third person speaks"]
     assert {r["field"] for r in result.redactions} == {"legs", "transcripts"}
+
+
+# ------------------------------------------------------------------ redaction, names
+
+def test_third_partys_name_in_a_shared_note_is_redacted_hers_stays(run: Run) -> None:
+    doc = json.loads(json.dumps(run.export_doc))
+    note = ("Maya Okafor rang: her husband Daniel Whitcombe-Reid will call about the "
+            "bill, and Mrs Okafor asked that Mr Pritchard stop calling. Signed M. Okafor.")
+    tickets = doc["systems"]["crm"]["tickets"]
+    tickets.append({**tickets[0], "id": 99_001, "subject": "Husband to call", "notes": note})
+    archive = zipfile.ZipFile(io.BytesIO(build_package(doc, run.request, run.policy,
+                                                       run.keys)))
+    rows = json.loads(archive.read("data.json"))["systems"]["crm"]["tickets"]
+    [shared] = [r["notes"] for r in rows if r["subject"] == "Husband to call"]
+    assert shared == ("Maya Okafor rang: her husband [redacted] will call about the "
+                      "bill, and Mrs Okafor asked that Mr [redacted] stop calling. "
+                      "Signed M. Okafor.")
+    text = members_text(archive)
+    assert "Whitcombe" not in text and "Pritchard" not in text
+    [contact] = json.loads(archive.read("data.json"))["systems"]["crm"]["contacts"]
+    assert (contact["first_name"], contact["last_name"]) == ("Maya", "Okafor")
+    review = json.loads(archive.read("review.json"))
+    entries = [r for r in review["redacted"] if r["table"] == "tickets"]
+    assert {"field": "notes", "redacted": 2} in [
+        {"field": e["field"], "redacted": e["redacted"]} for e in entries]
+    assert "Whitcombe" not in archive.read("review.json").decode()
+    # the shared note with the bookkeeper still has its two redactions, no more
+    assert sum(e["redacted"] for e in entries) == 2 + 2
+
+
+def test_subject_names_come_from_name_columns() -> None:
+    ids = subject_ids([{"first_name": "Maya", "last_name": "Okafor-Reid",
+                        "company_name": "Okafor Plumbing", "notes": "Jane Smith rang",
+                        "full_name": "M Okafor", "name": "Flat 2, 14 High St"},
+                       {"finding": "F1", "table": "calls",
+                        "row": {"contact_name": "Maya Okafor"}}])
+    assert ids.names == {"maya", "okafor", "reid"}
+    assert repr(ids) == "SubjectIds(emails=0, phones=0, names=3)"
+    assert "maya" not in repr(ids).lower()
+    assert ids.owns_name("Maya") and ids.owns_name("M. Okafor-Reid")
+    assert not ids.owns_name("Jane Okafor") and not ids.owns_name("Plumbing")
+    assert not SubjectIds().owns_name("Maya")
+
+
+def test_redact_text_names() -> None:
+    own = SubjectIds(frozenset({"maya.okafor@example.com"}), frozenset(),
+                     frozenset({"maya", "okafor"}))
+    text = ("Dr Jane Smith <jane.smith@example.com> called for Maya Okafor; cc Smith, Jane. "
+            "May 2024: Grant Thornton Ltd. Will you call Mrs Okafor?")
+    out, count = redact_text(text, own)
+    assert out == ("Dr [redacted] <[redacted]> called for Maya Okafor; cc [redacted]. "
+                   "May 2024: Grant Thornton Ltd. Will you call Mrs Okafor?")
+    assert count == 3
+    # a name that is the whole field is what the row records, not free text
+    assert redact_text("Jane Smith", own) == ("Jane Smith", 0)

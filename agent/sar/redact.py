@@ -4,7 +4,10 @@ The export holds only the rows the search matched to the person, so every other 
 table is already dropped. Within those rows an e-mail address or phone number that fills a
 whole field is the person's own (it is how the row was found or what it records about
 them); one that sits inside free text (a note, a letter) and is not among the person's is a
-third party's and becomes ``[redacted]``. What cannot be redacted here (recordings or
+third party's and becomes ``[redacted]``. So do people's names found in free text
+(:mod:`agent.names`) unless every word of the name is one of the person's own names, which
+come from the whole-field name columns of their rows (first_name, last_name, full_name...).
+What cannot be redacted here (recordings or
 documents flagged as holding another person's data, binary files naming someone else) is
 withheld and listed for a person's decision.
 """
@@ -17,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.names import find_person_names, name_key
+
 REDACTED = "[redacted]"
 # a connector may list a flagged document without copying it into the export
 NOT_COPIED = "listed only: the export holds no copy, so send the document by hand"
@@ -25,6 +30,16 @@ _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9
                     r"(?![\w-])")
 # UK numbers as people write them: 0... or +44 (0)..., with spaces, dashes or brackets
 _PHONE = re.compile(r"(?<![\w+])(?:\+44\s?(?:\(0\)\s?)?|\(?0)\d(?:[\s\-)]?\d){8,9}(?!\d)")
+# columns that hold a person's name as a whole field (keys compared lower case, "_" for
+# spaces and dashes); company_name and the like are not people
+NAME_COLUMNS = frozenset({
+    "name", "first_name", "firstname", "forename", "forenames", "given_name", "given_names",
+    "givenname", "middle_name", "middle_names", "middlename", "last_name", "lastname",
+    "surname", "family_name", "familyname", "full_name", "fullname", "contact_name",
+    "person_name", "display_name", "preferred_name", "known_as", "maiden_name",
+    "previous_surname"})
+_NAME_WORD = re.compile(r"[^\W\d_](?:[\w'\u2019]*[^\W\d_])?")
+_KEY_SEP = re.compile(r"[\s\-]+")
 
 
 def normalise_phone(text: str) -> str:
@@ -39,21 +54,36 @@ def normalise_phone(text: str) -> str:
 
 @dataclass(frozen=True)
 class SubjectIds:
-    """The person's own e-mail addresses (lower case) and phone numbers (national digits)."""
+    """The person's own e-mail addresses (lower case), phone numbers (national digits) and
+    name words (lower case, as :func:`agent.names.name_key` gives them: "maya", "okafor")."""
 
     emails: frozenset[str] = frozenset()
     phones: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:  # personal data: counts only
-        return f"SubjectIds(emails={len(self.emails)}, phones={len(self.phones)})"
+        names = f", names={len(self.names)}" if self.names else ""
+        return f"SubjectIds(emails={len(self.emails)}, phones={len(self.phones)}{names})"
+
+    def owns_name(self, name: str) -> bool:
+        """Every word of ``name`` (a title left out) is one of the person's names, and every
+        initial is the first letter of one: "Maya", "Mrs Okafor", "M. Okafor"."""
+        words = [name_key(w) for w in _NAME_WORD.findall(name)]
+        words = [w for part in words for w in part.split("-") if w]
+        if not words or not self.names:
+            return False
+        initials = {n[0] for n in self.names}
+        return all(w in self.names if len(w) > 1 else w in initials for w in words)
 
 
 def subject_ids(rows: Iterable[Mapping[str, Any]]) -> SubjectIds:
-    """E-mails and phones that fill a whole field of the person's rows."""
+    """E-mails and phones that fill a whole field of the person's rows, and the words of
+    the names in their name columns."""
     emails: set[str] = set()
     phones: set[str] = set()
-    for row in rows:
-        for value in row.values():
+    names: set[str] = set()
+    for record in rows:
+        for key, value in _flatten(record).items():
             if not isinstance(value, str):
                 continue
             text = value.strip()
@@ -61,11 +91,22 @@ def subject_ids(rows: Iterable[Mapping[str, Any]]) -> SubjectIds:
                 emails.add(text.lower())
             elif _PHONE.fullmatch(text):
                 phones.add(normalise_phone(text))
-    return SubjectIds(frozenset(emails), frozenset(phones))
+            elif _KEY_SEP.sub("_", str(key).strip().lower()) in NAME_COLUMNS:
+                names.update(_name_words(text))
+    return SubjectIds(frozenset(emails), frozenset(phones), frozenset(names))
+
+
+def _name_words(text: str) -> set[str]:
+    """The words of a name field ("Maya Okafor-Reid" -> maya, okafor, reid); initials and
+    fields that are not plausibly a name (digits, long text) give nothing."""
+    if len(text) > 100 or any(c.isdigit() or c == "@" for c in text):
+        return set()
+    keys = (name_key(w) for w in _NAME_WORD.findall(text))
+    return {p for k in keys for p in k.split("-") if len(p) > 1}
 
 
 def redact_text(text: str, subject: SubjectIds) -> tuple[str, int]:
-    """``text`` with third parties' e-mails and phones replaced; and how many were."""
+    """``text`` with third parties' e-mails, phones and names replaced; and how many were."""
     count = 0
 
     def email(match: re.Match[str]) -> str:
@@ -82,8 +123,26 @@ def redact_text(text: str, subject: SubjectIds) -> tuple[str, int]:
         count += 1
         return REDACTED
 
-    out = _PHONE.sub(phone, _EMAIL.sub(email, text))
+    named, count = _redact_names(text, subject)
+    out = _PHONE.sub(phone, _EMAIL.sub(email, named))
     return out, count
+
+
+def _redact_names(text: str, subject: SubjectIds) -> tuple[str, int]:
+    """Other people's names in free text out (first, so "Jane Smith <jane@...>" is still
+    seen as a display name; a name never overlaps an address or a number). A name that is
+    the whole field is what the row records, not free text, and stays."""
+    whole = text.strip()
+    spans = [s for s in find_person_names(text)
+             if text[s.start:s.end] != whole and not subject.owns_name(text[s.start:s.end])]
+    if not spans:
+        return text, 0
+    pieces, at = [], 0
+    for span in spans:
+        pieces += [text[at:span.start], REDACTED]
+        at = span.end
+    pieces.append(text[at:])
+    return "".join(pieces), len(spans)
 
 
 @dataclass
