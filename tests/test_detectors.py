@@ -29,7 +29,9 @@ def test_plugin_registers_every_builtin_detector() -> None:
     assert set(registered) == {
         "email", "phone", "postcode", "first_name", "last_name", "full_name", "dob",
         "account", "company_number", "ni_number", "sort_code", "bank_account_number",
-        "cookie_id", "device_id"}
+        "cookie_id", "device_id", "bank_details", "iban", "payment_card", "ip_address", "imei",
+        "person_name",
+        "iccid"}
     assert {r.plugin for r in registered.values()} == {"plugins.detectors"}
     assert all(isinstance(r.obj, Detector) for r in registered.values())
 
@@ -39,7 +41,8 @@ def test_declarations_are_complete(detector: Detector) -> None:
     from agent.identifiers import TYPES
 
     assert detector.categories and set(detector.categories) <= POLICY_GROUPS
-    assert detector.column_patterns
+    # a detector known only by its values (names in a column named for nothing) checks them
+    assert detector.column_patterns or (detector.by_value and detector.checks)
     assert detector.identifier_type is None or detector.identifier_type in TYPES
 
 
@@ -87,12 +90,27 @@ def test_column_key(column: str, expected: str) -> None:
                              "BankAccountNo", "dd_account_number"]),
     ("cookie_id", ["cookie_id", "cookie", "ga_client_id", "GAClientID", "ga_cid",
                    "visitor_id", "anonymous_id"]),
-    ("device_id", ["imei", "IMEI", "imei_number", "serial_number", "serial", "serial_no",
-                   "iccid", "sim_serial", "device_id", "DeviceID", "imsi"]),
+    ("device_id", ["serial_number", "serial", "serial_no", "device_id", "DeviceID", "imsi"]),
+    ("iban", ["iban", "IBAN", "payer_iban"]),
+    ("payment_card", ["card_number", "CardNumber", "credit_card", "pan", "cc_number"]),
+    ("ip_address", ["ip", "ip_address", "IPAddress", "client_ip", "last_login_ip", "ipv6",
+                    "x_forwarded_for", "remote_addr"]),
+    ("bank_details", ["bank_details", "bank_account_details"]),
 ])
 def test_column_names_are_recognised(detector: str, columns: list[str]) -> None:
     for column in columns:
         assert named(column) == {detector}, column
+
+
+@pytest.mark.parametrize(("column", "expected"), [
+    ("imei", {"device_id", "imei"}), ("IMEI", {"device_id", "imei"}),
+    ("imei_number", {"device_id", "imei"}), ("iccid", {"device_id", "iccid"}),
+    ("sim_serial", {"device_id", "iccid"}),
+])
+def test_device_columns_are_a_device_id_and_their_own_kind(column: str,
+                                                           expected: set[str]) -> None:
+    # device_id is what requests search by; imei/iccid add the checksum for discovery
+    assert named(column) == expected
 
 
 @pytest.mark.parametrize("column", [
