@@ -17,6 +17,12 @@ from urllib.parse import unquote
 
 from agent.errors import ConfigError
 from agent.policy import DEFAULT_POLICY, Policy, load_policy, policy_from_dict
+from agent.sampling import (
+    DEFAULT_OBJECTS_PER_PREFIX,
+    DEFAULT_TEXT_BYTES,
+    DEFAULT_VALUES_PER_COLUMN,
+    SampleOptions,
+)
 
 DEFAULT_CONFIG = "agent.toml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -37,6 +43,12 @@ AGENT_KEYS = {
     "callback_hosts": "hosts the HTTP API may send OpenGDPR status callbacks to: "
                       "\"host\" or \"host:port\", globs allowed (default: none, so "
                       "callbacks are refused)",
+}
+DISCOVERY_KEYS = {
+    "values_per_column": "values a sweep samples per database column (default 10000)",
+    "text_bytes": "characters of text a sweep reads per file or object: its head plus "
+                  "random slices (default 262144)",
+    "objects_per_prefix": "objects a sweep samples per bucket prefix (default 200)",
 }
 SYSTEM_KEYS = {"name", "connector", "url", "enabled", "timeout", "references", "description"}
 
@@ -124,6 +136,7 @@ class Config:
     exports_dir: Path = field(default_factory=lambda: Path("exports"))
     export_retention_days: int = 30
     callback_hosts: tuple[str, ...] = ()
+    discovery: SampleOptions = field(default_factory=lambda: SampleOptions())
     systems: list[SystemConfig] = field(default_factory=list)
     policy: Policy | None = None
     secrets: set[str] = field(default_factory=set, repr=False)
@@ -191,24 +204,39 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Conf
     return _build(data, None, base_dir=base_dir)
 
 
+def _section(raw: Any, known: dict[str, str], where: str, key: str) -> dict[str, Any]:
+    """A top-level table whose keys must all be known."""
+    if not isinstance(raw, dict):
+        raise ConfigError("must be a table", path=where, key=key)
+    unknown = set(raw) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {sorted(unknown)}; known: {sorted(known)}",
+                          path=where, key=key)
+    return raw
+
+
+def _discovery(raw: Any, where: str) -> SampleOptions:
+    raw = _section(raw, DISCOVERY_KEYS, where, "discovery")
+    return SampleOptions(
+        values_per_column=_int(raw.get("values_per_column", DEFAULT_VALUES_PER_COLUMN), where,
+                               "discovery.values_per_column", 10, 1_000_000),
+        text_bytes=_int(raw.get("text_bytes", DEFAULT_TEXT_BYTES), where,
+                        "discovery.text_bytes", 1024, 64 * 1024 * 1024),
+        objects_per_prefix=_int(raw.get("objects_per_prefix", DEFAULT_OBJECTS_PER_PREFIX),
+                                where, "discovery.objects_per_prefix", 1, 1_000_000))
+
+
 def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None) -> Config:
     where = str(path) if path else "<config>"
     # absolute, so relative paths in the file keep meaning the config's folder after a chdir
     base = (base_dir or (path.parent if path else Path.cwd())).resolve()
     resolve = _Resolver(where)
 
-    unknown_top = set(data) - {"agent", "systems", "policy"}
+    unknown_top = set(data) - {"agent", "systems", "policy", "discovery"}
     if unknown_top:
         raise ConfigError(f"unknown section(s) {sorted(unknown_top)}; expected [agent], "
-                          "[[systems]], [policy]", path=where)
-    agent = data.get("agent", {})
-    if not isinstance(agent, dict):
-        raise ConfigError("must be a table", path=where, key="agent")
-    unknown = set(agent) - set(AGENT_KEYS)
-    if unknown:
-        raise ConfigError(f"unknown key(s) {sorted(unknown)}; known: {sorted(AGENT_KEYS)}",
-                          path=where, key="agent")
-    agent = resolve(agent, "agent")
+                          "[[systems]], [discovery], [policy]", path=where)
+    agent = resolve(_section(data.get("agent", {}), AGENT_KEYS, where, "agent"), "agent")
 
     state = agent.get("state", f"sqlite:///{(base / 'dsr-state.sqlite').as_posix()}")
     if not isinstance(state, str) or "://" not in state:
@@ -252,12 +280,13 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
         systems.append(system)
 
     policy = _policy(data, agent, where, base)
+    discovery = _discovery(data.get("discovery", {}), where)
     return Config(path=path, state_url=state, hmac_key_path=hmac_key,
                   signing_keys_path=signing_keys, max_depth=max_depth,
                   workers=workers, log_level=log_level, plan_expiry_days=plan_expiry,
                   exports_dir=exports_dir, export_retention_days=export_retention,
                   callback_hosts=tuple(h.strip().lower() for h in callback_hosts),
-                  systems=systems, policy=policy,
+                  discovery=discovery, systems=systems, policy=policy,
                   secrets=resolve.secrets | _url_passwords([state, *(s.url for s in systems)]),
                   raw=data)
 

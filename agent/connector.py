@@ -19,11 +19,13 @@ if TYPE_CHECKING:
     from agent.extractors import Extractor
     from agent.models import Finding, Subject
     from agent.plans import ManualTask, Outcome, PlanItem
+    from agent.sampling import Sample, SampleOptions
 
 # capability name -> method that must be overridden to claim it
 CAPABILITY_METHODS: dict[str, str] = {
     "check": "check",
     "discover": "discover",
+    "sample": "sample",
     "search": "search",
     "read": "read",
     "erase": "erase",
@@ -98,6 +100,14 @@ class Connector:
     def discover(self) -> Iterator[Container]:
         """Inventory the containers personal data may sit in (for sweeps)."""
         raise self._unsupported("discover")
+
+    def sample(self, container: Container, options: SampleOptions) -> Iterator[Sample]:
+        """Samples of one container ``discover()`` listed, unit by unit, for a sweep's data
+        map (see ``agent.sampling``): a bounded read, never the whole container. Ask
+        ``options.unchanged(unit, fingerprint)`` before reading a unit and yield it
+        ``unchanged`` when that says so; a unit that cannot be read is yielded with
+        ``error`` (the sweep goes on)."""
+        raise self._unsupported("sampling for discovery")
 
     def search(self, subjects: Sequence[Subject]) -> Iterable[Finding]:
         """Findings for every subject, in one pass over the system where possible.

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import docx
 import pytest
 
 from agent.engine import SearchEngine
@@ -28,6 +27,7 @@ from agent.models import Finding, SearchResult
 from agent.subjects import subject_from_mapping
 from connectors.s3.connector import S3Connector
 from connectors.s3.transport import S3Transport
+from tests.support.documents import docx_bytes
 from tests.support.engines import engines
 
 if TYPE_CHECKING:
@@ -46,13 +46,6 @@ CONTACTS_HEADER = "name,email,phone,notes\n"
 # --------------------------------------------------------------------------- helpers
 
 
-def docx_bytes(*paragraphs: str) -> bytes:
-    document = docx.Document()
-    for text in paragraphs:
-        document.add_paragraph(text)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
 
 
 @pytest.fixture

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 
-from agent.connector import CAPABILITY_METHODS, CheckResult
+from agent.connector import CAPABILITY_METHODS, CheckResult, Container
 from agent.errors import IdentifierError, NotSupported
 from agent.identifiers import resolve_type
 from agent.models import Finding
 from agent.plans import ACTIONS, CONNECTOR_ACTIONS, Outcome, PlanItem
+from agent.sampling import Sample, SampleOptions
 from agent.testing.logs import LogCapture
 from agent.testing.run import ConformanceRun, fail, require_done, require_no_change
 from agent.testing.seed import value_forms
@@ -84,6 +85,35 @@ class ConnectorConformance:
                    for d in old.differences(new)]
         if changed:
             fail(f"searching, reading and planning changed the system: {changed}")
+
+    def test_sample_finds_the_subject_and_honours_unchanged(self, dsr_kit: ConformanceRun
+                                                            ) -> None:
+        if not dsr_kit.declares("sample"):
+            dsr_kit.not_applicable("'sample' is not declared")
+            return
+        before = dsr_kit.state("subject"), dsr_kit.state("lookalike")
+        samples = _samples(dsr_kit)
+        if not samples:
+            fail("sample() yielded no unit for any container discover() listed")
+        bad = sorted({s.unit for s in samples if not s.fingerprint or s.unchanged})
+        if bad:
+            fail(f"sample() units need a fingerprint and must not be unchanged when "
+                 f"options.unchanged() says no: {bad}")
+        seen = "\n".join(_sampled_text(s) for s in samples).casefold()
+        forms = [f.casefold() for i in dsr_kit.person("subject").identifiers
+                 if i.type != "name" for f in value_forms(i.type, i.value)]
+        if not any(form in seen for form in forms):
+            fail("no identifier of the seeded subject is in what sample() read: a sweep "
+                 "would not see where the subject's data sits")
+        again = _samples(dsr_kit, unchanged=True)
+        read = sorted({s.unit for s in again if not s.unchanged and not s.error})
+        if read:
+            fail(f"sample() read units options.unchanged() said were unchanged: {read}")
+        after = dsr_kit.state("subject"), dsr_kit.state("lookalike")
+        changed = [d for old, new in zip(before, after, strict=True)
+                   for d in old.differences(new)]
+        if changed:
+            fail(f"sampling changed the system: {changed}")
 
     # ------------------------------------------------------------------ erasure
     def test_erase_removes_subject_only(self, dsr_kit: ConformanceRun) -> None:
@@ -257,6 +287,18 @@ def _read_back(kit: ConformanceRun, findings: list[Finding], changes: dict[str, 
             fail(f"read() after rectify does not show the new {kind} for {stale}")
 
 
+def _samples(kit: ConformanceRun, *, unchanged: bool = False) -> list[Sample]:
+    options = SampleOptions(values_per_column=1_000, text_bytes=64 * 1024,
+                            unchanged=lambda _unit, _fingerprint: unchanged)
+    return [sample for container in kit.connector.discover()
+            for sample in kit.connector.sample(container, options)]
+
+
+def _sampled_text(sample: Sample) -> str:
+    return "\n".join(f.text if f.text is not None else "\n".join(map(str, f.values))
+                     for f in sample.fields)
+
+
 def _call(kit: ConformanceRun, capability: str, strong: list[Finding]) -> None:
     """Call one capability's method; declared ones get the subject's strong findings."""
     connector = kit.connector
@@ -264,6 +306,11 @@ def _call(kit: ConformanceRun, capability: str, strong: list[Finding]) -> None:
         connector.check()
     elif capability == "discover":
         list(connector.discover())
+    elif capability == "sample":
+        containers = list(connector.discover()) if kit.declares("discover") else []
+        for container in containers or [Container(name="", kind="")]:
+            list(connector.sample(container, SampleOptions(values_per_column=100,
+                                                           text_bytes=4096)))
     elif capability == "search":
         list(connector.search([kit.person("subject")]))
     elif capability == "read":
@@ -284,8 +331,8 @@ def _exercise(kit: ConformanceRun) -> None:
     strong = kit.strong("subject")
     for finding in strong:
         kit.connector.actions_for(finding)
-    steps = [capability for capability in ("check", "read", "suppress", "restrict",
-                                           "rectify", "erase", "erase")
+    steps = [capability for capability in ("check", "sample", "read", "suppress",
+                                           "restrict", "rectify", "erase", "erase")
              if kit.declares(capability)]
     for capability in steps:
         try:

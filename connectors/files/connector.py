@@ -9,7 +9,10 @@ spreadsheets, CSV and JSONL, the matching rows. Files that cannot be read are re
 ``read()`` returns, for a tabular file, only the subject's rows; any other document is
 listed for disclosure review (it may name other people), not copied.
 
-``TreeSearch`` holds check, discover, search and read over any ``Transport``; the s3
+``sample()`` hands a discovery sweep a bounded read of every file of a top-level folder
+(``sample.py``).
+
+``TreeSearch`` holds check, discover, sample, search and read over any ``Transport``; the s3
 connector is one too (its own options, transport, finding kind and actions), so both stores
 share one search pipeline. ``FilesConnector`` adds the share transports and erasure.
 """
@@ -20,7 +23,7 @@ import base64
 import io
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, BinaryIO, ClassVar
 
@@ -36,7 +39,8 @@ from agent.extractors import HEAD_BYTES, ExtractLimits, Extractor, TextPiece
 from agent.identifiers import try_normalise
 from agent.models import Finding, Subject
 from agent.plans import Outcome, PlanItem
-from connectors.files import alone
+from agent.sampling import Sample, SampleOptions, fingerprint
+from connectors.files import alone, sample
 from connectors.files.erase import Eraser, Memory, kind_of
 from connectors.files.findings import container_of, file_findings
 from connectors.files.matcher import Matcher
@@ -170,6 +174,30 @@ class TreeSearch(BaseConnector):
         for name in sorted(folders):
             folders[name].notes["types"] = dict(sorted(folders[name].notes["types"].items()))
             yield folders[name]
+
+    # ------------------------------------------------------------------ sample (discovery)
+    def sample(self, container: Container, options: SampleOptions) -> Iterator[Sample]:
+        """One sample per file (or object) of a container ``discover()`` listed: its head
+        and random slices, unchanged ones unread; see ``connectors.files.sample``."""
+        return sample.sample_container(self, container, options)
+
+    def _sample_listing(self, transport: Transport, container: str,
+                        options: SampleOptions) -> Iterator[Entry | Skipped]:
+        """The units of one container, as the walk gives them."""
+        return sample.folder_listing(transport, container)
+
+    def _fingerprint(self, entry: Entry) -> str:
+        """What tells a sweep the unit changed since it was sampled."""
+        return fingerprint(entry.size, entry.mtime)
+
+    def _unreadable(self, entry: Entry) -> str | None:
+        """Why a listed unit cannot be read at all (none on a share)."""
+        return None
+
+    def _read_at(self, transport: Transport, entry: Entry
+                 ) -> AbstractContextManager[Callable[[int, int], bytes]]:
+        """Reads of byte ranges of the listed file, for sampling slices of a large one."""
+        return sample.seeking_reader(self._open(transport, entry))
 
     # ------------------------------------------------------------------ search
     def search(self, subjects: Sequence[Subject]) -> Iterable[Finding]:
@@ -345,8 +373,8 @@ class FilesConnector(TreeSearch):
     description: ClassVar[str] = ("file shares: a mounted folder (file://), SFTP (sftp://) or "
                                   "SMB (smb://); every format an extractor reads")
     url_schemes: ClassVar[tuple[str, ...]] = ("file", "sftp", "smb")
-    capabilities: ClassVar[frozenset[str]] = frozenset({"check", "discover", "search", "read",
-                                                        "erase"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"check", "discover", "sample",
+                                                        "search", "read", "erase"})
     options: FilesOptions
 
     def __init__(self, system: SystemConfig, context: ConnectorContext | None = None) -> None:

@@ -31,6 +31,7 @@ from agent.connector import CheckResult, Connector, ConnectorContext, Container
 from agent.errors import ConnectorError, DsrError
 from agent.models import Finding, Subject
 from agent.plans import Outcome, PlanItem
+from agent.sampling import Sample, SampleOptions
 from connectors.files.sweep import VERSION_MARK
 from connectors.files.transport import FileUnavailable, Skipped
 from connectors.recordings.export import CallExport
@@ -38,6 +39,7 @@ from connectors.recordings.layout import AUDIO_EXTENSIONS, Layout, extension_of
 from connectors.recordings.matching import CallMatcher, Wanted, WantIndex, wanted
 from connectors.recordings.model import Call
 from connectors.recordings.options import RecordingsOptions, parse_options
+from connectors.recordings.sample import sample_container
 from connectors.recordings.spoken import SPOKEN_REVIEW, SpokenSearch
 from connectors.recordings.store import Store, open_store
 
@@ -66,8 +68,8 @@ class RecordingsConnector(Connector):
                                   "CallRecordings, or audio with JSON sidecars; audio on a "
                                   "folder, SFTP, SMB or S3")
     url_schemes: ClassVar[tuple[str, ...]] = ()  # file/sftp/smb/s3 belong to files and s3
-    capabilities: ClassVar[frozenset[str]] = frozenset({"check", "discover", "search", "read",
-                                                        "erase"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"check", "discover", "sample",
+                                                        "search", "read", "erase"})
 
     def __init__(self, system: SystemConfig, context: ConnectorContext | None = None) -> None:
         super().__init__(system, context)
@@ -144,6 +146,16 @@ class RecordingsConnector(Connector):
         yield Container(name="audio", kind=f"recordings {layout.audio.where}", items=len(audio),
                         notes={"formats": formats, "audio_without_record": orphan_audio,
                                "unlisted_folders": len(problems)})
+
+    def sample(self, container: Container, options: SampleOptions) -> Iterator[Sample]:
+        """The call records (every field of up to N records) or the audio store (a count):
+        see ``sample.py``. Audio is never transcribed in a sweep."""
+        try:
+            layout = self.layout()
+        except DsrError as exc:
+            yield Sample(container.name, "", error=str(exc), kind="recording")
+            return
+        yield from sample_container(layout, container, options, self.options.transcripts)
 
     # ------------------------------------------------------------------ search
     def search(self, subjects: Sequence[Subject]) -> Iterable[Finding]:

@@ -7,6 +7,11 @@ reached through ``S3Transport``; findings are ``kind = "object"``, the locator i
 key (``key?versionId=...`` for a non-current version, every one of which is searched) and
 ``container`` is the key's folder (``exports/2024`` for ``exports/2024/list.csv``).
 
+Discovery samples (``sample()``, the files connector's ``connectors.files.sample``) read
+current objects only: up to ``objects_per_prefix`` of each top-level prefix, chosen at random
+(seeded) when it holds more; a large text object is read by ranged GETs (its head and a few
+random slices), never whole; an archived one is reported unreadable.
+
 Objects in archive storage classes cannot be read without a restore: they are listed in the
 sweep report and returned by ``manual_tasks`` ("not searched: restore needed"), which the
 planner turns into items a person signs off. Objects that cannot be read for their own sake
@@ -23,10 +28,11 @@ version, older versions deleted), and only ``beyond_use`` for objects under
 from __future__ import annotations
 
 import hashlib
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, BinaryIO, ClassVar
 
 import structlog
@@ -36,16 +42,23 @@ from agent.connector import CheckResult, ConnectorContext, Container
 from agent.errors import ConnectorError
 from agent.models import Finding, Subject
 from agent.plans import ManualTask, Outcome, PlanItem
+from agent.sampling import SampleOptions, fingerprint
 from connectors.files.connector import TreeSearch
 from connectors.files.erase import kind_of
 from connectors.files.scan import FileHits
 from connectors.files.sweep import extension
-from connectors.files.transport import Entry, Transport
+from connectors.files.transport import Entry, Skipped, Transport
 from connectors.s3 import objects
-from connectors.s3.client import RESTORE_NEEDED, make_client, system_error
+from connectors.s3.client import RESTORE_NEEDED, make_client, object_error, system_error
 from connectors.s3.erase import BucketEraser
-from connectors.s3.options import S3Options, object_key, parse_options, split_locator
-from connectors.s3.transport import ObjectEntry, S3Transport
+from connectors.s3.options import (
+    AGENT_FOLDER,
+    S3Options,
+    object_key,
+    parse_options,
+    split_locator,
+)
+from connectors.s3.transport import ObjectEntry, S3Transport, _entry
 
 log = structlog.get_logger("connectors.s3")
 
@@ -64,9 +77,9 @@ class S3Connector(TreeSearch):
                                   "endpoint_url); every version, every format an extractor "
                                   "reads")
     url_schemes: ClassVar[tuple[str, ...]] = ("s3",)
-    capabilities: ClassVar[frozenset[str]] = frozenset({"check", "discover", "search",
-                                                        "read", "erase", "suppress",
-                                                        "restrict"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"check", "discover", "sample",
+                                                        "search", "read", "erase",
+                                                        "suppress", "restrict"})
     finding_kind: ClassVar[str] = "object"
     events: ClassVar[str] = "s3"
     place: ClassVar[str] = "bucket"
@@ -162,6 +175,77 @@ class S3Connector(TreeSearch):
             notes["types"] = dict(sorted(notes["types"].items()))
             notes["storage_classes"] = dict(sorted(notes["storage_classes"].items()))
             yield found[name]
+
+    # ------------------------------------------------------------------ sample (discovery)
+    def _sample_listing(self, transport: Transport, container: str,
+                        options: SampleOptions) -> Iterator[Entry | Skipped]:
+        """Current objects of one top-level prefix (``discover()``'s container), at most
+        ``objects_per_prefix`` of them: a seeded random choice (reservoir sampling, so a
+        prefix of millions is listed once and never held) when it holds more; in key order.
+        The agent's own folder is no place of the business's data and is left out."""
+        root = container == self.options.prefix.rstrip("/")
+        prefix = self.options.prefix if root else container + "/"
+        args: dict[str, Any] = {"Bucket": self.options.bucket,
+                                "PaginationConfig": {"PageSize": self.options.page_size}}
+        if prefix:
+            args["Prefix"] = prefix
+        if root:
+            args["Delimiter"] = "/"  # the objects directly under it, not the folders' ones
+        wanted = max(options.objects_per_prefix, 0)
+        rng = random.Random(f"{options.seed}\x1f{container}")
+        chosen: list[ObjectEntry] = []
+        seen = 0
+        try:
+            for page in self.client().get_paginator("list_objects_v2").paginate(**args):
+                for item in page.get("Contents", ()):
+                    entry = _entry(item, None, latest=True)
+                    if entry.key.startswith(self.options.prefix + AGENT_FOLDER):
+                        continue
+                    seen += 1
+                    if len(chosen) < wanted:
+                        chosen.append(entry)
+                    else:
+                        slot = rng.randrange(seen)
+                        if slot < wanted:
+                            chosen[slot] = entry
+        except Exception as exc:
+            raise system_error(self.system.name, exc, "listing the bucket: list_objects_v2"
+                               ) from None
+        yield from sorted(chosen, key=lambda e: e.key)
+
+    def _fingerprint(self, entry: Entry) -> str:
+        assert isinstance(entry, ObjectEntry)
+        return fingerprint(entry.etag or entry.version_id or "", entry.size)
+
+    def _unreadable(self, entry: Entry) -> str | None:
+        if isinstance(entry, ObjectEntry) and entry.archived:
+            return f"{RESTORE_NEEDED} (storage class {entry.storage_class})"
+        return None
+
+    @contextmanager
+    def _read_at(self, transport: Transport, entry: Entry
+                 ) -> Iterator[Callable[[int, int], bytes]]:
+        """Ranged GETs of the listed version: a slice costs one request, not the object."""
+        assert isinstance(entry, ObjectEntry)
+        client = self.client()
+        address: dict[str, Any] = {"Bucket": self.options.bucket, "Key": entry.key}
+        if entry.version_id:
+            address["VersionId"] = entry.version_id
+
+        def read_at(offset: int, size: int) -> bytes:
+            if size <= 0:
+                return b""
+            try:
+                body = client.get_object(**address,
+                                         Range=f"bytes={offset}-{offset + size - 1}")["Body"]
+                try:
+                    return bytes(body.read())
+                finally:
+                    body.close()
+            except Exception as exc:
+                raise object_error(self.system.name, entry.path, exc) from None
+
+        yield read_at
 
     # ------------------------------------------------------------------ search
     def search(self, subjects: Sequence[Subject]) -> Iterable[Finding]:

@@ -33,7 +33,9 @@ from agent.connector import Connector as BaseConnector
 from agent.errors import ConnectorError, DsrError
 from agent.models import Finding, Subject
 from agent.plans import Outcome, PlanItem
+from agent.sampling import Sample, SampleOptions
 from connectors.sql import actions, db
+from connectors.sql import sample as sampling
 from connectors.sql.collect import FindingCollector
 from connectors.sql.columns import column_kind, key_from_text
 from connectors.sql.follow import follow
@@ -57,7 +59,8 @@ class SqlConnector(BaseConnector):
     url_schemes: ClassVar[tuple[str, ...]] = ("mssql", "postgresql", "postgres", "mysql",
                                               "mariadb", "sqlite")
     capabilities: ClassVar[frozenset[str]] = frozenset({
-        "check", "discover", "search", "read", "erase", "suppress", "restrict", "rectify"})
+        "check", "discover", "sample", "search", "read", "erase", "suppress", "restrict",
+        "rectify"})
 
     def __init__(self, system: SystemConfig, context: ConnectorContext | None = None) -> None:
         super().__init__(system, context)
@@ -126,15 +129,62 @@ class SqlConnector(BaseConnector):
                            time.perf_counter() - started)
 
     def discover(self) -> Iterator[Container]:
+        """Every table: those request search reads (with their inferred identity columns and
+        row count), those it leaves out (``notes.excluded``: the option that does) and those
+        the login cannot read (``notes.unreadable``). A count that fails leaves ``items``
+        unknown and says why, instead of ending the inventory."""
         containers: list[Container] = []
         with self._session() as conn:
             catalog = self.catalog(conn)
             for info in catalog:
-                with self._doing(f"counting rows of table {info.key}"):
-                    count = conn.execute(sa.select(sa.func.count()).select_from(info.table)
-                                         ).scalar_one()
-                containers.append(_container(info, int(count)))
+                try:
+                    with conn.begin_nested(), self._doing(f"counting rows of table {info.key}"):
+                        count: int | None = int(conn.execute(
+                            sa.select(sa.func.count()).select_from(info.table)).scalar_one())
+                except ConnectorError as exc:
+                    count = None
+                    log.warning("sql.count_failed", system=self.system.name, table=info.key,
+                                error=str(exc))
+                container = _container(info, count)
+                if count is None:
+                    container.notes["unreadable"] = "counting its rows failed"
+                containers.append(container)
+            for key, why in sorted(catalog.unreadable.items()):
+                containers.append(Container(name=key, kind="table",
+                                            notes={"unreadable": why}))
+            excluded = sampling.excluded_tables(conn, self.options,
+                                                [i.table.name for i in catalog]
+                                                + list(catalog.unreadable))
+            for name, why in sorted(excluded.items()):
+                key = (f"{catalog.schema}.{name}" if catalog.schema
+                       and catalog.schema != catalog.default_schema else name)
+                containers.append(Container(name=key, kind="table", notes={"excluded": why}))
         yield from containers
+
+    def sample(self, container: Container, options: SampleOptions) -> Iterator[Sample]:
+        """One unit per table (see ``sample.py``); a table request search leaves out
+        (``exclude``, ``include``) is sampled too, its columns marked not searched."""
+        with self._session() as conn:
+            catalog = self.catalog(conn)
+            info = catalog.get(container.name)
+            if container.name in catalog.unreadable:
+                yield Sample(container.name, "", error=catalog.unreadable[container.name])
+                return
+            if info is not None:
+                columns = sampling.searched_columns(info, self.options)
+                name, schema = info.table.name, info.table.schema
+            else:
+                name = _unqualified(container.name, catalog.schema)
+                excluded = sampling.excluded_tables(conn, self.options,
+                                                       [i.table.name for i in catalog])
+                if name not in excluded:
+                    yield Sample(container.name, "", error=f"no table {container.name} in "
+                                 f"system {self.system.name!r}")
+                    return
+                columns = sampling.Columns(frozenset(), frozenset(), False, excluded[name])
+                schema = catalog.schema
+            yield from sampling.TableSampler(self.system, conn).sample(
+                container.name, name, schema, columns, options, container.items)
 
     # ------------------------------------------------------------------ search
     def search(self, subjects: Sequence[Subject]) -> Iterable[Finding]:
@@ -147,6 +197,12 @@ class SqlConnector(BaseConnector):
         statements = 0
         with self._session() as conn:
             catalog = self.catalog(conn)
+            if catalog.unreadable:
+                # a search that skipped a table could pass for a complete one
+                raise ConnectorError(
+                    f"system {self.system.name!r}: cannot search every table: "
+                    + "; ".join(catalog.unreadable[k] for k in sorted(catalog.unreadable))
+                    + " (grant SELECT, or leave the table out with exclude)")
             builder = QueryBuilder(conn.dialect)
             for info in catalog:
                 # every identifier type of every subject in one statement per table (split
@@ -349,7 +405,7 @@ class SqlConnector(BaseConnector):
                 self._engine = None
 
 
-def _container(info: TableInfo, count: int) -> Container:
+def _container(info: TableInfo, count: int | None) -> Container:
     identity = {role: list(cols) for role, cols in sorted(info.roles.items())}
     notes: dict[str, Any] = {
         "identity": identity,
@@ -368,6 +424,11 @@ def _container(info: TableInfo, count: int) -> Container:
         notes["erasure"] = info.erasure
     return Container(name=info.key, kind="table", items=count,
                      fields=[c.name for c in info.table.columns], notes=notes)
+
+
+def _unqualified(key: str, schema: str | None) -> str:
+    """A table's name from its key (``sales.contacts`` -> ``contacts`` in schema sales)."""
+    return key[len(schema) + 1:] if schema and key.startswith(schema + ".") else key
 
 
 def _placeholder(column: sa.Column[Any]) -> Any:

@@ -127,10 +127,16 @@ def connect_error(system: SystemConfig, exc: BaseException) -> ConnectorError:
                           f"{first_line or _reason(exc)}")
 
 
+def problem(exc: BaseException) -> str:
+    """The class of a database failure and its code, never the driver's text (it may quote
+    a value): ``permission denied (SQLSTATE 42501) [InsufficientPrivilege]``."""
+    return (f"{_reason(exc)}{_code(exc)} "
+            f"[{type(getattr(exc, 'orig', None) or exc).__name__}]")
+
+
 def query_error(system: SystemConfig, exc: BaseException, doing: str) -> ConnectorError:
     """A statement failed: what was being done, the class of failure and its code only."""
-    return ConnectorError(f"system {system.name!r}: {doing} failed: {_reason(exc)}"
-                          f"{_code(exc)} [{type(getattr(exc, 'orig', None) or exc).__name__}]")
+    return ConnectorError(f"system {system.name!r}: {doing} failed: {problem(exc)}")
 
 
 @contextmanager

@@ -150,6 +150,9 @@ class Catalog:
     default_schema: str | None
     schema: str | None
     tables: dict[str, TableInfo] = field(default_factory=dict)
+    # tables that could not be read while the schema was read (a missing SELECT grant):
+    # key -> why (a class of problem and its code, never data)
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[TableInfo]:
         return iter(self.tables.values())

@@ -6,7 +6,8 @@ from __future__ import annotations
 import fnmatch
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from connectors.sql.classify import (
     plural_forms,
 )
 from connectors.sql.columns import ROLE_KINDS, column_kind, infer_roles, is_free_text
+from connectors.sql.db import problem
 from connectors.sql.model import Catalog, Link, PartyRule, Reference, TableInfo
 from connectors.sql.options import SqlOptions, TableOptions
 from connectors.sql.query import QueryBuilder
@@ -30,6 +32,16 @@ _ID_COLUMN = re.compile(r"^(?P<base>[A-Za-z][A-Za-z0-9_]*?)(_id|_ID|Id|ID)$")
 # Columns re-sampled on their own when the first rows of a big table leave them empty.
 _MIN_SAMPLED = 10
 _ACCOUNT_WORDS = re.compile(r"(^|_)(account|acct|acc|ac)(_|$)")
+
+
+@contextmanager
+def quiet_reflection() -> Iterator[None]:
+    """Expression indexes (``lower(email)``) are not reflected on every dialect, and say so
+    in a warning: irrelevant to reading data, and noise on an operator's terminal."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*expression-based index",
+                                category=sa.exc.SAWarning)
+        yield
 
 
 def build_catalog(conn: Connection, opts: SqlOptions, detectors: Sequence[Detector],
@@ -43,10 +55,7 @@ def build_catalog(conn: Connection, opts: SqlOptions, detectors: Sequence[Detect
     _check_configured_tables(opts, names)
     selected = [n for n in names if _selected(n, opts)]
     metadata = sa.MetaData()
-    with warnings.catch_warnings():
-        # expression indexes (lower(email)) are not reflected on every dialect: irrelevant
-        warnings.filterwarnings("ignore", message=".*expression-based index",
-                                category=sa.exc.SAWarning)
+    with quiet_reflection():
         metadata.reflect(bind=conn, schema=schema, only=selected, resolve_fks=False)
     qualify = schema is not None and schema != default_schema
     catalog = Catalog(dialect=conn.dialect.name, default_schema=default_schema, schema=schema)
@@ -62,8 +71,13 @@ def build_catalog(conn: Connection, opts: SqlOptions, detectors: Sequence[Detect
         # sim_id -> sim_cards is a link, not a SIM number: keep such columns out of identity
         links = {c.name for c in table.columns if opts.infer_foreign_keys
                  and _names_a_table(c.name, lowered)}
-        catalog.tables[key] = _describe(conn, builder, table, key, table_opts, opts, detectors,
-                                        links)
+        try:
+            # a savepoint, so one table the login may not read does not end the transaction
+            with conn.begin_nested():
+                catalog.tables[key] = _describe(conn, builder, table, key, table_opts, opts,
+                                                detectors, links)
+        except sa.exc.DBAPIError as exc:
+            catalog.unreadable[key] = f"reading table {key} failed: {problem(exc)}"
     _link(catalog, opts, system_name)
     return catalog
 

@@ -109,7 +109,10 @@ class _Pipelined(io.RawIOBase):
     paramiko's own ``prefetch`` keeps every answer until it is read (a slow reader of a big
     file would hold all of it) and its windowed ``readv`` runs at a third of this speed, so
     the requests go through paramiko's request plumbing here, in the calling thread. Reads
-    stop at the size the file had when opened; a seek starts the pipeline afresh.
+    stop at the size the file had when opened. The pipeline starts with one request in
+    flight, doubling with each answer read (six round trips to full speed), and starts so
+    again after a seek: a sweep reading a few slices of a big file asks for little more
+    than the slices.
     """
 
     def __init__(self, sftp: paramiko.SFTPClient, handle: paramiko.SFTPFile, size: int,
@@ -127,6 +130,7 @@ class _Pipelined(io.RawIOBase):
         self._wanted: set[int] = set()
         self._results: dict[int, bytes | BaseException] = {}
         self._left = memoryview(b"")
+        self._depth = 1  # requests kept in flight: doubles per answer read, up to _AHEAD
 
     def readable(self) -> bool:
         return True
@@ -153,6 +157,7 @@ class _Pipelined(io.RawIOBase):
         self._wanted.clear()
         self._results.clear()
         self._next = offset
+        self._depth = 1
 
     # paramiko calls this with each answer to a request made for this object
     def _async_response(self, kind: int, msg: Any, num: int) -> None:
@@ -189,7 +194,7 @@ class _Pipelined(io.RawIOBase):
 
     def _next_chunk(self) -> bytes:
         """The answer to the oldest request, after topping up the requests in flight."""
-        while self._next < self._size and len(self._pending) < _AHEAD:
+        while self._next < self._size and len(self._pending) < self._depth:
             length = min(_REQUEST, self._size - self._next)
             num = self._sftp._async_request(self, CMD_READ, self._handle.handle,
                                             int64(self._next), int(length))
@@ -197,6 +202,7 @@ class _Pipelined(io.RawIOBase):
             self._wanted.add(num)
             self._next += length
         num, length = self._pending.popleft()
+        self._depth = min(_AHEAD, self._depth * 2)
         while num not in self._results:
             self._sftp._read_response()
         self._wanted.discard(num)
