@@ -203,6 +203,10 @@ class Policy:
     # the rule for a container no [[mapping]] names; None = a person decides (manual item)
     default_rule: str | None = None
     controller_facts: ControllerFacts = field(default_factory=ControllerFacts)
+    # detector name -> the data groups a discovery sweep files its detections under
+    # ([detections]; a detector left out keeps the groups it declares)
+    detections: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     def group(self, name: str) -> DataGroup:
         return self.groups[data_group(name) or name]
@@ -245,7 +249,7 @@ def load_policy(path: str | Path) -> Policy:
 
 
 _TOP_KEYS = {"controller", "groups", "recipients", "retention", "mapping", "identity_check",
-             "default_rule"}
+             "default_rule", "detections"}
 _GROUP_KEYS = {"description", "purposes", "basis", "legitimate_interests", "sources"}
 _RECIPIENT_KEYS = {"description", "groups", "notify"}
 _RULE_KEYS = {"basis", "action", "anchor", "years", "months", "while", "hold_on",
@@ -267,6 +271,7 @@ def policy_from_dict(data: Mapping[str, Any], where: str) -> Policy:
     retention = {r.name: r for r in _rules(v, data.get("retention"))}
     mappings = _mappings(v, data.get("mapping", []), groups, retention)
     identity = _identity(v, data.get("identity_check", {}))
+    detections = _detections(v, data.get("detections", {}), groups)
     default_rule = data.get("default_rule")
     if default_rule is not None and default_rule not in retention:
         raise v.error(f"unknown retention rule; defined: {', '.join(sorted(retention))}",
@@ -275,7 +280,21 @@ def policy_from_dict(data: Mapping[str, Any], where: str) -> Policy:
     return Policy(path=where, controller=facts.name, groups=MappingProxyType(groups),
                   recipients=MappingProxyType(recipients),
                   retention=MappingProxyType(retention), mappings=mappings, identity=identity,
-                  default_rule=default_rule, controller_facts=facts)
+                  default_rule=default_rule, controller_facts=facts,
+                  detections=MappingProxyType(detections))
+
+
+def _detections(v: _Validator, raw: Any, groups: Mapping[str, DataGroup]
+                ) -> dict[str, tuple[str, ...]]:
+    """``[detections]``: ``detector = ["Group", ...]``, each group one the policy defines.
+    Detector names are checked when a sweep starts (plugins register them)."""
+    body = v.table(raw, "detections", 'detector = ["Data group", ...]')
+    out: dict[str, tuple[str, ...]] = {}
+    for name, value in body.items():
+        key = f"detections.{name}"
+        names = v.texts(value, key)
+        out[name] = tuple(v.group(g, groups, key) for g in names)
+    return out
 
 
 def _controller(v: _Validator, raw: Any) -> ControllerFacts:

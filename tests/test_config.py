@@ -121,6 +121,18 @@ def test_config_from_dict() -> None:
     assert cfg.systems[0].connector == "sql"
 
 
+def test_discovery_settings_and_their_bounds() -> None:
+    cfg = config_from_dict({"discovery": {"values_per_column": 500, "text_bytes": 4096,
+                                          "objects_per_prefix": 7}})
+    assert (cfg.discovery.values_per_column, cfg.discovery.text_bytes,
+            cfg.discovery.objects_per_prefix) == (500, 4096, 7)
+    assert config_from_dict({}).discovery.values_per_column == 10_000
+    with pytest.raises(ConfigError, match=r"discovery\.values_per_column"):
+        config_from_dict({"discovery": {"values_per_column": 0}})
+    with pytest.raises(ConfigError, match="unknown key"):
+        config_from_dict({"discovery": {"rows": 5}})
+
+
 def test_unknown_system_name_lists_the_known_ones(tmp_path: Path, crm_password: str) -> None:
     cfg = load_config(write(tmp_path, VALID))
     with pytest.raises(ConfigError, match="known: crm, shop, share"):

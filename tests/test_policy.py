@@ -147,6 +147,14 @@ def test_identity_check_defaults_when_absent() -> None:
     assert identity.ask_on_receipt is False and identity.chase_after_days == 14
 
 
+def test_detections_map_detectors_to_groups() -> None:
+    data = minimal()
+    data["detections"] = {"email": ["Contact"], "phone": "Contact"}
+    policy = policy_from_dict(data, WHERE)
+    assert dict(policy.detections) == {"email": ("Contact",), "phone": ("Contact",)}
+    assert dict(policy_from_dict(minimal(), WHERE).detections) == {}
+
+
 def test_identity_check_overrides() -> None:
     data = minimal()
     data["identity_check"] = {"documents": {"passport": {}, "national_id": {}},
@@ -277,6 +285,9 @@ def _set(path: str, value: Any) -> dict[str, Any]:
      "unknown key"),
     (_set("identity_check", {"required": {"access": 9}}), "identity_check.required.access",
      "from 0 to 6"),
+    (_set("detections", {"email": ["Contacts"]}), "detections.email", "unknown data group"),
+    (_set("detections", {"iban": ["Banking"]}), "detections.iban", "not defined in [groups]"),
+    (_set("detections", {"email": 3}), "detections.email", "list of text"),
     (_set("identity_check", {"ask_on_receipt": "yes"}), "identity_check.ask_on_receipt",
      "true or false"),
     (_set("identity_check", {"chase_after_days": 0}), "identity_check.chase_after_days",

@@ -15,6 +15,7 @@ from agent import __version__
 from agent import logging as dsr_logging
 from agent.cli import demo_cmd, init_cmd, plugins_cmd, search_cmd, suppress_cmd, systems_cmd
 from agent.cli.context import AppContext, emit_json
+from agent.cli.discover_cmd import discover as discover_command
 from agent.cli.export_cmd import export as export_command
 from agent.cli.keys_cmd import keys as keys_group
 from agent.cli.receipt_cmd import ledger as ledger_group
@@ -29,7 +30,7 @@ from agent.plugins import PluginManager, get_plugin_manager
 COMMANDS = (search_cmd.search, request_group, plugins_cmd.plugins, systems_cmd.systems,
             init_cmd.init, demo_cmd.demo, keys_group, suppress_cmd.suppress,
             receipt_group, ledger_group, serve_command, tokens_group,
-            export_command)
+            export_command, discover_command)
 
 
 def build_cli(pm: PluginManager) -> click.Group:

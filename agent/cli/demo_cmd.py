@@ -1,5 +1,5 @@
-"""``dsr demo``: build the embedded demo CRM, search it, then take an erasure request from
-plan to verified result.
+"""``dsr demo``: build the embedded demo CRM, map it with a discovery sweep, search it, then
+take an erasure request from plan to verified result.
 
 No server needed: the estate is a SQLite file shaped like the policy's business, with a
 cast of named people and their look-alikes, plus a FreePBX-style call-recording store made
@@ -20,6 +20,7 @@ import click
 from agent import logging as dsr_logging
 from agent.cli.context import AppContext, emit_json, json_option, pass_app
 from agent.cli.demo_erasure import print_erasure, run_erasure
+from agent.cli.demo_sweep import print_sweep, run_sweep
 from agent.cli.progress import search_progress
 from agent.cli.render import console, print_result
 from agent.config import load_config
@@ -71,6 +72,7 @@ def demo(ctx: click.Context, app: AppContext, directory: Path | None, person: st
     with search_progress() as progress:
         engine = SearchEngine(config, app.plugin_manager, progress=progress)
         try:
+            sweep = run_sweep(engine, manifest)
             [result] = engine.search([subject], operator="demo", reason="dsr demo")
             if not search_only:
                 key = LOOKALIKES.get(member.key)
@@ -80,19 +82,21 @@ def demo(ctx: click.Context, app: AppContext, directory: Path | None, person: st
                 erasure["checks"] += pbx.erasure_checks(member, lookalike)
         finally:
             engine.close()
-    checks = check_expectations(member, result)
+    checks = sweep["checks"] + check_expectations(member, result)
     if erasure is not None:
         checks += erasure["checks"]
     ok = all(c["ok"] for c in checks)
     if as_json:
         emit_json({"folder": str(folder), "config": str(config_path),
                    "estate": {"rows": manifest.rows, "counts": manifest.counts},
+                   "discovery": sweep["summary"],
                    "person": member.public(), "result": result.public(),
                    "erasure": erasure, "checks": checks, "ok": ok})
     else:
         console.print(f"[bold]Demo CRM[/bold] {db} — {manifest.rows} rows in "
                       f"{len(manifest.counts)} tables; a PBX with "
                       f"{sum(len(c) for c in pbx.calls.values())} recorded calls")
+        print_sweep(sweep)
         console.print(f"Searching for [bold]{member.name}[/bold], {member.role}, "
                       f"given only: {', '.join(kind for kind, _ in member.search)}\n")
         print_result(result)

@@ -1,0 +1,1 @@
+"""Discovery sweeps: sample every system, run the detectors, keep a data map."""
