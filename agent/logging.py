@@ -113,6 +113,9 @@ class Redactor:
 
 redactor = Redactor()
 
+# Libraries that log statements or request URLs at INFO (a plugin's HTTP client included).
+NOISY_LOGGERS = ("sqlalchemy", "urllib3", "paramiko", "botocore", "asyncio", "httpx",
+                 "httpcore")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}
 
@@ -151,8 +154,8 @@ def configure(level: str = "info", *, stream: Any = None, pretty: bool | None = 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS.get(level, logging.INFO))
-    # Drivers are chatty at INFO and may echo statements; keep them at WARNING.
-    for noisy in ("sqlalchemy", "urllib3", "paramiko", "botocore", "asyncio"):
+    # Drivers are chatty at INFO and may echo statements or URLs; keep them at WARNING.
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         # filter first: a line below the level never pays for redaction or rendering

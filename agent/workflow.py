@@ -33,6 +33,7 @@ from agent.errors import (
     EXIT_VERIFICATION_FAILED,
     DsrError,
     IdentifierError,
+    PluginError,
 )
 from agent.executor import Executor, SystemRun
 from agent.identifiers import TYPES, normalise, resolve_type
@@ -768,8 +769,20 @@ class Workflow:
               detail: dict[str, Any] | None = None, **values: Any) -> Request:
         old = request.status
         request = self.requests.transition(request, new, actor, reason, detail, **values)
-        self.pm.fire("request_status_changed", request=request, old=old, new=new,
-                     actor=actor, reason=reason)
+        try:
+            self.pm.fire("request_status_changed", request=request, old=old, new=new,
+                         actor=actor, reason=reason)
+        except PluginError as exc:
+            # the change is stored and stands: a listener's failure (a ticketing system
+            # down) is recorded on the request, not allowed to undo or cut short the step
+            log.warning("status_hook_failed", request=request.id, new=new,
+                        failed=str(exc).split(":")[0],
+                        error=type(exc.__cause__ or exc).__name__)
+            # "plugin 'x' failed in request_status_changed" and the error's type: the
+            # plugin's own message may quote the person's data
+            self.requests.record(request.id, actor, "hook_failed", str(exc).split(":")[0],
+                                 {"hook": "request_status_changed", "new": new,
+                                  "error": type(exc.__cause__ or exc).__name__})
         if new in RECEIPT_STATUSES:
             self.issue_receipt(request, actor)
         return request

@@ -270,6 +270,29 @@ def test_list_orders_by_deadline_and_marks_overdue(estate, capsys):  # noqa: F81
     assert data["events"][0]["new"] == "received"
 
 
+def test_a_failing_status_listener_is_recorded_and_the_change_stands(estate):  # noqa: F811
+    workflow = estate.workflow()
+
+    class Ticketing:
+        from agent.hookspecs import hookimpl
+
+        @hookimpl
+        def request_status_changed(self, request, old, new, actor, reason):
+            if new == "cancelled":
+                raise ConnectionError("helpdesk down for maya.okafor@example.com")
+
+    workflow.pm.pm.register(Ticketing(), name="ticketing")
+    try:
+        request = workflow.create("access", MAYA, actor="alice")
+        cancelled = workflow.cancel(request.id, by="bob", reason="duplicate")
+    finally:
+        workflow.pm.pm.unregister(name="ticketing")
+    assert cancelled.status == "cancelled"
+    failed = [e for e in workflow.requests.events(request.id) if e["event"] == "hook_failed"]
+    assert len(failed) == 1 and "ticketing" in failed[0]["reason"]
+    assert "maya" not in json.dumps(failed)
+
+
 def test_status_changes_fire_the_hook_and_are_recorded(estate):  # noqa: F811
     workflow = estate.workflow()
     seen = []

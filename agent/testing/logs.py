@@ -22,7 +22,7 @@ import structlog
 
 from agent import logging as dsr_logging
 
-_NOISY = ("sqlalchemy", "urllib3", "paramiko", "botocore", "asyncio")
+_NOISY = dsr_logging.NOISY_LOGGERS
 
 
 @dataclass(frozen=True)
