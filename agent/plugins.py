@@ -90,7 +90,7 @@ class PluginManager:
         try:
             self.pm.register(plugin, name=name)
         except (pluggy.PluginValidationError, ValueError) as exc:
-            raise PluginError(f"plugin {name!r} is invalid: {exc}. "
+            raise PluginError(f"plugin {name!r} is invalid: {_one_line(exc)}. "
                               f"Start without it with DSR_DISABLE_PLUGINS={name}") from exc
         self.versions[name] = (version, builtin)
 
@@ -101,7 +101,7 @@ class PluginManager:
         except pluggy.PluginValidationError as exc:
             name = self.pm.get_name(exc.plugin) or repr(exc.plugin)
             raise PluginError(
-                f"plugin {name!r}: {exc} (misspelled hook?). "
+                f"plugin {name!r}: {_one_line(exc)} (misspelled hook?). "
                 f"Start without it with DSR_DISABLE_PLUGINS={name}") from exc
 
     def _collect_registrations(self) -> None:
@@ -118,6 +118,27 @@ class PluginManager:
                     raise PluginError(
                         f"plugin {impl.plugin_name!r} failed in register_{kind}: "
                         f"{type(exc).__name__}: {exc}. {hint}") from exc
+
+    def add_commands(self, cli: Any) -> None:
+        """Run every ``register_commands`` hook on the root group, one plugin at a time.
+
+        Unlike ``pm.hook.register_commands(cli=cli)``, a hook that raises, or that replaces a
+        command already there (click's ``add_command`` silently overwrites), is a
+        PluginError naming the plugin and the way out.
+        """
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            hint = f"Start without it with DSR_DISABLE_PLUGINS={impl.plugin_name}"
+            before = dict(cli.commands)
+            try:
+                impl.function(**{name: cli for name in impl.argnames})
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} failed in register_commands: "
+                    f"{type(exc).__name__}: {exc}. {hint}") from exc
+            replaced = sorted(n for n, c in before.items() if cli.commands.get(n) is not c)
+            if replaced:
+                raise PluginError(f"plugin {impl.plugin_name!r} replaced the command(s) "
+                                  f"{', '.join(replaced)}. {hint}")
 
     # -------------------------------------------------------------- facade
     @property
@@ -151,6 +172,11 @@ class PluginManager:
             name = _failing_plugin(exc, caller.get_hookimpls())
             raise PluginError(f"plugin {name!r} failed in {event}: "
                               f"{type(exc).__name__}: {exc}") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    """pluggy's multi-line validation messages as one line: start-up errors are one line."""
+    return "; ".join(line.strip().rstrip(".") for line in str(exc).splitlines() if line.strip())
 
 
 def _failing_plugin(exc: BaseException, impls: list[pluggy.HookImpl]) -> str:

@@ -416,3 +416,50 @@ def test_in_process_plugins_and_command_hooks(dists: Dists) -> None:
     added: list[str] = []
     manager.hook.register_commands(cli=types.SimpleNamespace(add_command=added.append))
     assert added == ["noop"]
+
+
+def test_every_kind_of_registration_from_one_entry_point_plugin(dists: Dists) -> None:
+    dists.plugin("kitchen-sink", """
+        from agent.detectors import Detector
+        from agent.exporters import Exporter
+        from agent.extractors import Extractor, TextPiece
+        from agent.hookspecs import hookimpl
+
+        class Vcard(Extractor):
+            name = "vcard_test"
+            extensions = (".vcf",)
+
+            def extract(self, stream, filename, context):
+                yield TextPiece(stream.read().decode(), where="", offset=0)
+
+        class Jsonl(Exporter):
+            name = "jsonl_test"
+            media_type = "application/jsonl"
+
+            def write(self, records, destination):
+                return destination
+
+        class Loyalty(Detector):
+            name = "loyalty_test"
+            identifier_type = "account"
+
+        @hookimpl
+        def register_extractors(register):
+            register(Vcard)
+
+        @hookimpl
+        def register_exporters(register):
+            register(Jsonl)
+
+        @hookimpl
+        def register_detectors(register):
+            register(Loyalty())
+    """, version="2.0.0")
+    manager = load()
+    sink = next(p for p in manager.plugins() if p.name == "kitchen-sink")
+    assert sink.hooks == ["register_detectors", "register_exporters", "register_extractors"]
+    assert sink.registered == {"extractors": ["vcard_test"], "exporters": ["jsonl_test"],
+                               "detectors": ["loyalty_test"]}
+    assert manager.registry.get("exporters", "jsonl_test").plugin == "kitchen-sink"
+    # registration order: the built-in detectors first, the plugin's after them
+    assert manager.registry.all("detectors")[-1].name == "loyalty_test"
