@@ -237,8 +237,12 @@ def test_bad_input_gets_400_without_echoing_values(server, tokens):
         assert api.post("/requests/R-nope/run").status_code == 404
         assert api.get("/jobs/J999999").status_code == 404
         # a step out of order is a conflict, not a crash
-        rid = api.post("/requests", json={"type": "erasure", "identifiers": HANNAH}
-                       ).json()["id"]
+        made = api.post("/requests", json={"type": "erasure", "identifiers": HANNAH}).json()
+        rid = made["id"]
+        assert made["clock"]["awaiting_id"] is True  # the example policy asks on receipt
+        told = api.post("/requests", json={"type": "erasure", "identifiers": HANNAH,
+                                           "awaiting_id": False}).json()
+        assert "clock" not in told
         early = api.post(f"/requests/{rid}/approve", json={"by": "D. P. Officer"})
         assert early.status_code == 409 and set(early.json()) == {"error"}
         assert api.post(f"/requests/{rid}/run").status_code == 409
@@ -414,6 +418,10 @@ def test_opengdpr_discovery_create_status_cancel_with_signed_callbacks(
         assert json.loads(base64.b64decode(answer["encoded_request"]))["subject_request_id"] \
             == sid
         assert api.get(f"/opengdpr_requests/{sid}").json()["request_status"] == "pending"
+        # the controller checked the person: nobody here asked for ID, the month runs
+        rid = next(r["id"] for r in api.get("/requests").json()["requests"]
+                   if r["received_at"] == answer["received_time"])
+        assert "clock" not in api.get(f"/requests/{rid}").json()
         headers, raw = receiver.wait_for("pending")  # after one failed attempt
         assert receiver.attempts >= 2
         assert json.loads(raw)["status_callback_url"] == receiver.url

@@ -67,6 +67,9 @@ class CreateBody(BaseModel):
     received: datetime | None = None
     changes: dict[str, str] | None = Field(None, description="rectify: FIELD -> new value")
     by: str | None = None
+    awaiting_id: bool | None = Field(
+        None, description="ID was asked for: the month counts from the day the check "
+                          "completes (default: policy.toml identity_check.ask_on_receipt)")
 
 
 class IdentityBody(BaseModel):
@@ -229,7 +232,10 @@ def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
 
     gdpr = OpenGdpr(
         engine=workflow.engine.store.engine, get=locked(workflow.get),
-        create=locked(lambda kind, pairs, actor: workflow.create(kind, pairs, actor=actor)),
+        # the controller sending an OpenGDPR request checked the person; nobody here asked
+        # them for ID, so the month runs from receipt
+        create=locked(lambda kind, pairs, actor: workflow.create(kind, pairs, actor=actor,
+                                                                 awaiting_id=False)),
         cancel=locked(lambda rid, actor: workflow.cancel(
             rid, by=actor, reason="cancelled through OpenGDPR")),
         folder=(config.path or config.hmac_key_path).parent / "opengdpr",
@@ -261,7 +267,8 @@ def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
         try:
             with lock:
                 made = workflow.create(body.type, pairs, received=body.received,
-                                       changes=body.changes, actor=body.by or _actor(token))
+                                       changes=body.changes, actor=body.by or _actor(token),
+                                       awaiting_id=body.awaiting_id)
         except RequestError as exc:  # nothing exists yet to conflict with: the input is bad
             raise ApiError(400, str(exc)) from exc
         log.info("api_request_created", request=made.id, type=made.type, token=token.id)
