@@ -77,7 +77,7 @@ def test_cdr_fields_with_searched_flags(csv_pbx):
     for name in NOT_SEARCHED:
         assert not fields[name].searched and fields[name].not_searched_because == NOT_MATCHED
     field = fields["src"]
-    assert field.kind == "recording" and field.container == "CSV file Master.csv.src"
+    assert field.kind == "recording" and field.container == "calls.src"
     assert field.column == "src"
     assert calls.JANE in field.values and calls.BOB in field.values
     assert len(field.values) == len(calls.freepbx_estate().calls)

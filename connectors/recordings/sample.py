@@ -106,7 +106,8 @@ def sample_records(layout: Layout, unit: str, limit: int,
     out = []
     for path, sampled in values.items():
         hit = path in searched
-        out.append(FieldSample(container=f"{unit}.{path}", kind="recording", values=sampled,
+        # "calls.src": what the call records are called in findings and policy.toml
+        out.append(FieldSample(container=f"{CALLS}.{path}", kind="recording", values=sampled,
                                column=path.rsplit(".", 1)[-1], searched=hit,
                                not_searched_because=None if hit else NOT_MATCHED,
                                size=size))
