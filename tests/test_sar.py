@@ -266,6 +266,9 @@ def test_cli_errors_are_clear(run: Run, tmp_path: Path,
     assert "DSR_TEST_SAR_UNSET_VAR is not set" in capsys.readouterr().err
     assert main(["--config", config, "export", run.request.id, "--out", out,
                  "--passphrase-env", "A", "--age-recipient", "B"]) == 2
+    assert main(["--config", config, "export", run.request.id, "--out", out,
+                 "--format", "xlsx"]) == 1
+    assert "no exporter 'xlsx' is registered (registered: none)" in capsys.readouterr().err
     export = Path(run.request.result["export"])
     saved = export.read_bytes()
     export.write_text("{not json", encoding="utf-8")
@@ -444,3 +447,40 @@ def test_redact_text_names() -> None:
     assert count == 3
     # a name that is the whole field is what the row records, not free text
     assert redact_text("Jane Smith", own) == ("Jane Smith", 0)
+
+
+class _JsonLinesExporter:
+    """A plugin's exporter: one JSON object per line."""
+
+    name = "jsonl"
+    media_type = "application/jsonl"
+    extension = ".jsonl"
+
+    def write(self, records, destination: Path) -> Path:
+        path = destination / "records.jsonl"
+        path.write_text("".join(json.dumps(r, default=str) + "\n" for r in records))
+        return path
+
+
+class _BrokenExporter(_JsonLinesExporter):
+    name = "broken"
+
+    def write(self, records, destination: Path) -> Path:
+        raise ValueError(f"cannot write {next(iter(records))}")
+
+
+def test_registered_exporters_add_their_format_to_the_package(run: Run) -> None:
+    archive = zipfile.ZipFile(io.BytesIO(build_package(
+        run.export_doc, run.request, run.policy, run.keys,
+        exporters=[_JsonLinesExporter()])))
+    lines = [json.loads(x) for x in archive.read("formats/data-jsonl.jsonl").splitlines()]
+    data = json.loads(archive.read("data.json"))
+    expected = sum(len(rows) for tables in data["systems"].values() for rows in tables.values())
+    assert len(lines) == expected and {"system", "table"} <= set(lines[0])
+    # the same redacted rows as data.json: the third party's e-mail is not there either
+    assert "[redacted]" in archive.read("formats/data-jsonl.jsonl").decode()
+    listed = {m["name"] for m in json.loads(archive.read("manifest.json"))["members"]}
+    assert "formats/data-jsonl.jsonl" in listed
+    with pytest.raises(PackageError, match=r"exporter 'broken' failed: ValueError$"):
+        build_package(run.export_doc, run.request, run.policy, run.keys,
+                      exporters=[_BrokenExporter()])

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from agent.cli.context import AppContext, emit_json, json_option, pass_app
+from agent.exporters import Exporter
 from agent.sar import PackageError, build_package, encrypt_age, encrypt_zip
 from agent.sar.package import read_export
 from agent.sar.retention import purge_exports
@@ -60,14 +61,18 @@ def purge(app: AppContext, as_json: bool) -> None:
               help="Encrypt the zip with AES-256, the passphrase read from this variable.")
 @click.option("--age-recipient", metavar="AGE1...",
               help="Encrypt the whole zip to this age recipient (writes FILE.age).")
+@click.option("--format", "formats", multiple=True, metavar="NAME",
+              help="Also include the data in this format, written by a registered exporter "
+                   "plugin (repeatable; dsr plugins list shows them).")
 @json_option
 @pass_app
 def package_cmd(app: AppContext, request_id: str, out: Path, passphrase_env: str | None,
-                age_recipient: str | None, as_json: bool) -> None:
+                age_recipient: str | None, formats: tuple[str, ...], as_json: bool) -> None:
     """Build the package for REQUEST_ID (an access or portability request that has run),
     honouring the disclosure-review decisions (dsr request decide)."""
     if passphrase_env and age_recipient:
         raise click.UsageError("give --passphrase-env or --age-recipient, not both")
+    exporters = _exporters(app, formats)
     config = app.config()
     workflow = app.workflow()
     purge_exports(config, workflow.requests)
@@ -78,7 +83,7 @@ def package_cmd(app: AppContext, request_id: str, out: Path, passphrase_env: str
     workflow.fetch_disclosed(export_doc, {i for i, d in decisions.items()
                                           if d.decision == "disclose"})
     package = build_package(export_doc, request, config.policy,
-                            SigningKeys.for_config(config), decisions)
+                            SigningKeys.for_config(config), decisions, exporters)
     encryption = "none"
     if passphrase_env:
         package, encryption = encrypt_zip(package, _passphrase(passphrase_env)), "aes-256"
@@ -92,6 +97,19 @@ def package_cmd(app: AppContext, request_id: str, out: Path, passphrase_env: str
         emit_json(summary)
     else:
         click.echo(f"package for {request.id} written to {out} ({encryption})", err=True)
+
+
+def _exporters(app: AppContext, names: tuple[str, ...]) -> list[Exporter]:
+    """Instances of the registered exporters named, checked before any work is done."""
+    registry = app.plugin_manager.registry
+    out: list[Exporter] = []
+    for name in dict.fromkeys(names):
+        registration = registry.get("exporters", name)
+        if registration is None:
+            known = ", ".join(sorted(r.name for r in registry.all("exporters"))) or "none"
+            raise PackageError(f"no exporter {name!r} is registered (registered: {known})")
+        out.append(registration.obj())
+    return out
 
 
 def _passphrase(var: str) -> str:

@@ -14,12 +14,14 @@ import hashlib
 import io
 import json
 import re
+import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.exporters import Exporter
 from agent.jws import canonical, sign_detached
 from agent.policy import Policy
 from agent.sar.cover import PackageError, groups_found, render_cover, require_facts
@@ -35,10 +37,13 @@ _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # members carry no clock: same input, same 
 
 
 def build_package(export_doc: Mapping[str, Any], request: Any, policy: Policy | None,
-                  signing: Any, decisions: Mapping[str, Decision] | None = None) -> bytes:
+                  signing: Any, decisions: Mapping[str, Decision] | None = None,
+                  exporters: Sequence[Exporter] = ()) -> bytes:
     """The zip for ``request`` from its export document; ``signing`` is a SigningKeys.
     ``decisions`` (item -> Decision): disclosed items go in unredacted, withheld ones are
-    listed with the reason; items with no decision stay withheld, pending review."""
+    listed with the reason; items with no decision stay withheld, pending review.
+    ``exporters`` (registered by plugins) each add the reviewed rows in their format as
+    ``formats/data-NAME.EXT``, listed and hashed in the manifest like every member."""
     kind = _kind(export_doc, request)
     if policy is None:
         raise PackageError("no policy.toml: the package needs the controller's facts")
@@ -57,6 +62,7 @@ def build_package(export_doc: Mapping[str, Any], request: Any, policy: Policy | 
         members["cover.html"] = render_cover(request, policy, groups_found(systems, policy),
                                              withheld, generated).encode("utf-8")
     members.update(_data_members(request, kind, reviewed, generated))
+    members.update(_format_members(reviewed, exporters))
     members["review.json"] = _json(_review_doc(request, reviewed, decisions))
     manifest = _manifest(request, kind, members, generated, signing)
     members["manifest.json"] = _json(manifest)
@@ -171,6 +177,31 @@ def _data_members(request: Any, kind: str, reviewed: Mapping[tuple[str, str], Re
             members[_member("csv", system, table) + ".csv"] = _csv(rows)
     members["data.json"] = _json({"request": request.id, "type": kind,
                                   "generated_at": generated, "systems": data})
+    return members
+
+
+def _format_members(reviewed: Mapping[tuple[str, str], Reviewed],
+                    exporters: Sequence[Exporter]) -> dict[str, bytes]:
+    """The reviewed rows (each with its ``system`` and ``table``) in every extra format."""
+    if not exporters:
+        return {}
+    records = [{"system": system, "table": table, **row}
+               for (system, table), result in sorted(reviewed.items()) for row in result.rows]
+    members: dict[str, bytes] = {}
+    for exporter in exporters:
+        with tempfile.TemporaryDirectory(prefix="dsr-format-") as folder:
+            try:
+                written = Path(exporter.write(iter(records), Path(folder)))
+                if not written.resolve().is_relative_to(Path(folder).resolve()):
+                    raise PackageError(f"exporter {exporter.name!r} returned a file outside "
+                                       "the folder it was given")
+                content = written.read_bytes()
+            except PackageError:
+                raise
+            except Exception as exc:  # a plugin's failure: name it, quote nothing
+                raise PackageError(f"exporter {exporter.name!r} failed: "
+                                   f"{type(exc).__name__}") from None
+        members[f"formats/data-{_UNSAFE.sub('_', exporter.name)}{exporter.extension}"] = content
     return members
 
 
