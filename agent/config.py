@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,21 +183,24 @@ def find_config_path(explicit: str | Path | None) -> Path:
     return Path(explicit or os.environ.get("DSR_CONFIG") or DEFAULT_CONFIG).expanduser()
 
 
-def load_config(path: str | Path | None = None, *, required: bool = True) -> Config:
-    """Load and validate; a missing default file gives an empty config unless required."""
+def load_config(path: str | Path | None = None, *, required: bool = True,
+                schemes: Mapping[str, str] | None = None) -> Config:
+    """Load and validate; a missing default file gives an empty config unless required.
+    ``schemes``: URL scheme -> connector, from the registered connectors' ``url_schemes``,
+    over the built-in ``SCHEME_CONNECTORS``."""
     cfg_path = find_config_path(path)
     if not cfg_path.exists():
         if required:
             raise ConfigError("configuration file not found (create one with `dsr init`)",
                               path=str(cfg_path))
-        return _build({}, None)
+        return _build({}, None, schemes=schemes)
     try:
         data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=str(cfg_path)) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=str(cfg_path)) from exc
-    return _build(data, cfg_path)
+    return _build(data, cfg_path, schemes=schemes)
 
 
 def config_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Config:
@@ -226,7 +230,8 @@ def _discovery(raw: Any, where: str) -> SampleOptions:
                                 where, "discovery.objects_per_prefix", 1, 1_000_000))
 
 
-def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None) -> Config:
+def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None, *,
+           schemes: Mapping[str, str] | None = None) -> Config:
     where = str(path) if path else "<config>"
     # absolute, so relative paths in the file keep meaning the config's folder after a chdir
     base = (base_dir or (path.parent if path else Path.cwd())).resolve()
@@ -272,7 +277,8 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
     systems: list[SystemConfig] = []
     seen: set[str] = set()
     for index, raw in enumerate(systems_raw):
-        system = _system(raw, index, where, resolve, base)
+        system = _system(raw, index, where, resolve, base,
+                         {**SCHEME_CONNECTORS, **(schemes or {})})
         if system.name in seen:
             raise ConfigError(f"duplicate system name {system.name!r}", path=where,
                               key=f"systems[{index}].name")
@@ -291,7 +297,8 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
                   raw=data)
 
 
-def _system(raw: Any, index: int, where: str, resolve: _Resolver, base: Path) -> SystemConfig:
+def _system(raw: Any, index: int, where: str, resolve: _Resolver, base: Path,
+            schemes: Mapping[str, str]) -> SystemConfig:
     key = f"systems[{index}]"
     if not isinstance(raw, dict):
         raise ConfigError("must be a table", path=where, key=key)
@@ -318,7 +325,7 @@ def _system(raw: Any, index: int, where: str, resolve: _Resolver, base: Path) ->
                                or not raw["connector"].strip()):
         raise ConfigError("must be a connector name, e.g. \"sql\" (see `dsr plugins list`)",
                           path=where, key=f"{key}.connector")
-    connector = raw.get("connector") or SCHEME_CONNECTORS.get(scheme)
+    connector = raw.get("connector") or schemes.get(scheme)
     if not isinstance(connector, str) or not connector:
         raise ConfigError(f"connector is required: the URL scheme {scheme!r} does not name one",
                           path=where, key=f"{key}.connector")

@@ -71,13 +71,35 @@ class Registry:
             problem = validate()
             if problem:
                 raise PluginError(f"plugin {plugin!r}: {singular} {name!r} {problem}")
+        if kind == "connectors":
+            self._check_schemes(obj, name, plugin)
         self._items[kind][name] = Registration(kind, name, obj, plugin)
+
+    def _check_schemes(self, cls: Any, name: str, plugin: str) -> None:
+        """A URL scheme means one connector: a second claim would make every system using
+        it ambiguous, so it stops start-up like a duplicate name."""
+        taken = {s.lower(): r for r in self._items["connectors"].values()
+                 for s in _own_schemes(r.obj)}
+        for scheme in _own_schemes(cls):
+            other = taken.get(scheme.lower())
+            if other is not None:
+                raise PluginError(f"plugin {plugin!r}: connector {name!r} claims URL scheme "
+                                  f"{scheme!r}, already claimed by connector {other.name!r} "
+                                  f"of plugin {other.plugin!r} (leave it out of url_schemes: "
+                                  f"systems name the connector with connector =)")
 
     def get(self, kind: str, name: str) -> Registration | None:
         return self._items[kind].get(name)
 
     def all(self, kind: str) -> list[Registration]:
         return list(self._items[kind].values())
+
+    def url_schemes(self) -> dict[str, str]:
+        """URL scheme -> the registered connector that declares it in ``url_schemes`` (one
+        each: a second claim is refused at registration)."""
+        return {scheme.lower(): registration.name
+                for registration in self._items["connectors"].values()
+                for scheme in _own_schemes(registration.obj)}
 
     def supplied_by(self, plugin: str) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -86,3 +108,9 @@ class Registry:
             if names:
                 out[kind] = names
         return out
+
+
+def _own_schemes(cls: Any) -> tuple[str, ...]:
+    """The URL schemes a connector class declares itself: a variant subclassing a
+    registered connector inherits its schemes without claiming them."""
+    return tuple(vars(cls).get("url_schemes", ()))

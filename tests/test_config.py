@@ -14,7 +14,7 @@ from agent.config import (
     load_config,
     mask_url,
 )
-from agent.errors import EXIT_USER_ERROR, ConfigError
+from agent.errors import EXIT_USER_ERROR, ConfigError, PluginError
 
 SECRET = "s3cr3t-Pa55-w0rd"  # made up for these tests
 
@@ -411,3 +411,28 @@ def test_policy_is_found_beside_named_or_inline(tmp_path):
     assert config_from_dict({"policy": data}, base_dir=tmp_path).policy is not None
     with pytest.raises(ConfigError, match="not both"):
         config_from_dict({"policy": data, "agent": {"policy": "x.toml"}}, base_dir=tmp_path)
+
+
+def test_a_plugin_connectors_url_scheme_names_it(tmp_path: Path) -> None:
+    from agent.registry import Registry
+    from tests.support.memory_connector import MemoryConnector
+
+    class Tickets(MemoryConnector):
+        name = "tickets"
+        url_schemes = ("tickets",)
+
+    class Rival(MemoryConnector):
+        name = "rival"
+        url_schemes = ("tickets", "rival")
+
+    registry = Registry()
+    registry.add("connectors", Tickets, "tickets-plugin")
+    path = tmp_path / "agent.toml"
+    path.write_text('[[systems]]\nname = "desk"\nurl = "tickets://helpdesk.example.com"\n')
+    assert load_config(path, schemes=registry.url_schemes()).systems[0].connector == "tickets"
+    with pytest.raises(ConfigError, match="does not name one"):
+        load_config(path)  # without the plugin's schemes
+    # a second claim of a scheme stops start-up, naming both
+    with pytest.raises(PluginError, match="claims URL scheme 'tickets', already claimed by "
+                                          "connector 'tickets' of plugin 'tickets-plugin'"):
+        registry.add("connectors", Rival, "rival-plugin")

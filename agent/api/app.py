@@ -162,8 +162,9 @@ def create_app(config: Config | str | Path, *, pm: PluginManager | None = None,
                rate_limit: int = RATE_LIMIT, max_body: int = MAX_BODY,
                callback_delays: Sequence[float] = RETRY_DELAYS,
                status_poll: float = STATUS_POLL, job_heartbeat: float = HEARTBEAT) -> FastAPI:
-    config = config if isinstance(config, Config) else load_config(Path(config))
     pm = pm or get_plugin_manager()
+    config = config if isinstance(config, Config) else load_config(
+        Path(config), schemes=pm.registry.url_schemes())
     workflow = Workflow(config, pm)
     lock = threading.RLock()  # the shared workflow serves one call at a time
     tokens = TokenStore(workflow.engine.store.engine)

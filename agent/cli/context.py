@@ -36,7 +36,8 @@ class AppContext:
 
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.path)
+            self._config = load_config(
+                self.path, schemes=self.plugin_manager.registry.url_schemes())
             if not self.log_level_given:
                 dsr_logging.configure(self._config.log_level)
         return self._config
