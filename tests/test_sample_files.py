@@ -308,6 +308,29 @@ def test_a_file_the_server_may_not_read_is_permission_denied(
     assert text_of(got["in/open.txt"]) == LETTER
 
 
+def test_the_root_container_lists_only_the_root(make_share: Callable[..., Share],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each top-level folder is a container of its own: sampling the root ("") lists the
+    root alone, not the whole share a second time."""
+    from connectors.files.transports.sftp import SftpTransport
+
+    share = make_share("sftp")
+    share.write("top.txt", LETTER)
+    share.write("in/open.txt", LETTER)
+    share.write("in/deeper/more.txt", LETTER)
+    listed: list[str] = []
+    original = SftpTransport._list
+
+    def counting(self: Any, folder: str) -> Any:
+        listed.append(folder)
+        return original(self, folder)
+
+    monkeypatch.setattr(SftpTransport, "_list", counting)
+    got = by_unit(run(FilesConnector(share.system()), ""))
+    assert set(got) == {"top.txt"} and text_of(got["top.txt"]) == LETTER
+    assert listed and not [f for f in listed if f.startswith("in")]  # no subfolder listed
+
+
 def test_a_folder_that_cannot_be_listed_is_one_error(make_share: Callable[..., Share]) -> None:
     share = make_share("sftp")
     share.write("in/open.txt", LETTER)

@@ -66,7 +66,10 @@ ReadAt = Callable[[int, int], bytes]  # (offset, size) -> up to size bytes from 
 def folder_listing(transport: Transport, container: str) -> Iterator[Entry | Skipped]:
     """A share's top-level folder: every file under it (``""``: the files at the root),
     and what the walk could not read there."""
-    for item in transport.walk(container):
+    # the root's own files only: each top-level folder is a container of its own, and
+    # walking the root's subfolders here would list the whole share a second time
+    items = transport.walk("", recursive=False) if container == "" else transport.walk(container)
+    for item in items:
         if item.path == container or container_of(item.path) == container:
             yield item
 

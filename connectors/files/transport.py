@@ -56,9 +56,10 @@ class Transport(Protocol):
 
     scheme: str
 
-    def walk(self, prefix: str = "") -> Iterator[Entry | Skipped]:
-        """Every regular file under ``prefix`` (recursively), and what was skipped and
-        why; an unreadable folder is a ``Skipped``, never an exception."""
+    def walk(self, prefix: str = "", recursive: bool = True) -> Iterator[Entry | Skipped]:
+        """Every regular file under ``prefix`` (recursively; with ``recursive=False`` only
+        the files directly in it), and what was skipped and why; an unreadable folder is a
+        ``Skipped``, never an exception."""
         ...
 
     def stat(self, path: str) -> Entry | None:

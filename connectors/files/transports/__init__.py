@@ -363,8 +363,8 @@ def posix_kind(mode: int | None) -> str:
 
 
 def walk_from(prefix: str, node_of: Callable[[list[str]], Node | None],
-              list_folder: Callable[[str], Iterable[Node]], link: str
-              ) -> Iterator[Entry | Skipped]:
+              list_folder: Callable[[str], Iterable[Node]], link: str,
+              recursive: bool = True) -> Iterator[Entry | Skipped]:
     """``Transport.walk`` for a transport that resolves a path to a Node (``node_of``,
     never through a link) and lists one folder at a time; ``link`` is the kind it reports
     links as. The start itself unreadable or a link is one Skipped, not an exception."""
@@ -375,11 +375,12 @@ def walk_from(prefix: str, node_of: Callable[[list[str]], Node | None],
         top = Node("", exc.reason)
     except UnsafePath:
         top = Node("", link)
-    return walk_tree(join(*parts), top, list_folder)
+    return walk_tree(join(*parts), top, list_folder, recursive)
 
 
 def walk_tree(prefix: str, top: Node | None,
-              list_folder: Callable[[str], Iterable[Node]]) -> Iterator[Entry | Skipped]:
+              list_folder: Callable[[str], Iterable[Node]],
+              recursive: bool = True) -> Iterator[Entry | Skipped]:
     """Depth first, each folder's names in sorted order, so the output is sorted by path
     component by component. Holds one folder's listing at a time plus, per level above it,
     the names still to visit there. ``list_folder`` raises FileUnavailable for a folder it
@@ -405,6 +406,8 @@ def walk_tree(prefix: str, top: Node | None,
             continue
         path, node = item
         if node.kind == FOLDER:
+            if not recursive:  # the files of this folder only: its subfolders are not read
+                continue
             children = _children(path, list_folder)
             if isinstance(children, Skipped):
                 yield children

@@ -140,8 +140,8 @@ class LocalTransport:
         return Node(entry.name, posix_kind(info.st_mode), info.st_size, info.st_mtime)
 
     # ------------------------------------------------------------------ Transport
-    def walk(self, prefix: str = "") -> Iterator[Entry | Skipped]:
-        return walk_from(prefix, self._node, self._list, SYMLINK)
+    def walk(self, prefix: str = "", recursive: bool = True) -> Iterator[Entry | Skipped]:
+        return walk_from(prefix, self._node, self._list, SYMLINK, recursive)
 
     def stat(self, path: str) -> Entry | None:
         parts = split(path)

@@ -91,8 +91,8 @@ class LinkSafeTree(ABC):
                                   else node.kind)
         return node
 
-    def walk(self, prefix: str = "") -> Iterator[Entry | Skipped]:
-        return walk_from(prefix, self._node, self._list, self.LINK)
+    def walk(self, prefix: str = "", recursive: bool = True) -> Iterator[Entry | Skipped]:
+        return walk_from(prefix, self._node, self._list, self.LINK, recursive)
 
     def stat(self, path: str) -> Entry | None:
         parts = split(path)
