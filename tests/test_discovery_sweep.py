@@ -108,7 +108,8 @@ def test_a_sweep_maps_columns_to_kinds_groups_and_counts(store, detectors) -> No
     assert [g["container"] for g in gaps] == ["orders.contact_email"]
     assert gaps[0]["not_searched_because"] == "not an identity column"
     text = json.dumps(datamap.public()) + datamap.csv()
-    assert "example.com" not in text and "900" not in text.replace("900 ", "")
+    # the sampled phones in any writing (the sweep id and timestamps hold random digits)
+    assert "example.com" not in text and "7700 900" not in text and "7700900" not in text
     assert datamap.categories() == {"Contact": 3}
 
 
