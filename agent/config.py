@@ -276,9 +276,9 @@ def _build(data: dict[str, Any], path: Path | None, base_dir: Path | None = None
         raise ConfigError("must be an array of tables ([[systems]])", path=where, key="systems")
     systems: list[SystemConfig] = []
     seen: set[str] = set()
+    scheme_connectors = {**SCHEME_CONNECTORS, **(schemes or {})}
     for index, raw in enumerate(systems_raw):
-        system = _system(raw, index, where, resolve, base,
-                         {**SCHEME_CONNECTORS, **(schemes or {})})
+        system = _system(raw, index, where, resolve, base, scheme_connectors)
         if system.name in seen:
             raise ConfigError(f"duplicate system name {system.name!r}", path=where,
                               key=f"systems[{index}].name")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import ClassVar
@@ -253,10 +254,25 @@ def classify_column(detectors: Iterable[Detector], column: str,
     return chosen
 
 
+@dataclass(frozen=True)
+class ColumnVerdict:
+    level: str  # high | medium | low
+    score: float
+    matched: int  # the sampled values the share was counted from
+
+
 def column_confidence(detector: Detector, column: str,
                       samples: Sequence[object] = ()) -> tuple[str, float] | None:
-    """How sure we are that ``column`` holds ``detector``'s kind of data: ``(level, score)``
-    with level ``"high"``, ``"medium"`` or ``"low"``, or None when it does not.
+    """``(level, score)`` of :func:`judge_column`, or None."""
+    verdict = judge_column(detector, column, samples)
+    return None if verdict is None else (verdict.level, verdict.score)
+
+
+def judge_column(detector: Detector, column: str,
+                 samples: Sequence[object] = ()) -> ColumnVerdict | None:
+    """How sure we are that ``column`` holds ``detector``'s kind of data: the level
+    ``"high"``, ``"medium"`` or ``"low"``, the score, and how many sampled values matched;
+    None when it does not.
 
     The rule (discovery sweeps report it per column):
 
@@ -279,7 +295,8 @@ def column_confidence(detector: Detector, column: str,
     present = [v for v in samples if value_text(v) is not None]
     named = detector.matches_column_name(column)
     if named:
-        share = detector.share_matching(present, column)
+        hits = sum(1 for v in present if detector.matches(v, column))
+        share = hits / len(present) if present else 0.0
         if len(present) >= _MIN_SAMPLES and share < _CONTRADICTED_SHARE:
             return None
     else:
@@ -295,5 +312,5 @@ def column_confidence(detector: Detector, column: str,
     score = round(NAME_WEIGHT * named + (1 - NAME_WEIGHT) * share, 4)
     for level, floor in CONFIDENCE_LEVELS:
         if score >= floor:
-            return level, score
+            return ColumnVerdict(level, score, hits)
     return None

@@ -412,8 +412,7 @@ class Workflow:
                 ) -> RunResult:
         failed = [r.name for r in runs if r.status != "ok"]
         unverified = bool(verification["residual"] or verification["failed_systems"])
-        pending = self._pending_signoffs(view)
-        not_done = self._failed_signoffs(view)
+        pending, not_done = self._signoffs(view)
         summary = {"run_at": now().isoformat(), "plan": view.plan["id"],
                    "systems": [r.public() for r in runs], "verification": verification,
                    "signoffs_pending": pending, **extra}
@@ -435,19 +434,15 @@ class Workflow:
             self.requests.forget_identifiers(request.id)
         return RunResult(request, code, summary)
 
-    def _signoff_states(self, view: PlanView) -> dict[str, str | None]:
-        """Each included manual/notify item's journal state (None: not signed off yet)."""
+    def _signoffs(self, view: PlanView) -> tuple[list[str], list[str]]:
+        """The included manual/notify items still to sign off, and those signed off as not
+        done, from one read of the journal."""
         journal = self.requests.journal(view.plan["id"])
-        return {i.id: journal.get(i.id, {}).get("state") for i in view.items
-                if i.included and i.action in SIGNOFF_ACTIONS}
-
-    def _pending_signoffs(self, view: PlanView) -> list[str]:
-        return [item for item, state in self._signoff_states(view).items()
-                if state not in ("signed", "signoff_failed")]
-
-    def _failed_signoffs(self, view: PlanView) -> list[str]:
-        return [item for item, state in self._signoff_states(view).items()
-                if state == "signoff_failed"]
+        states = {i.id: journal.get(i.id, {}).get("state") for i in view.items
+                  if i.included and i.action in SIGNOFF_ACTIONS}
+        return ([item for item, state in states.items()
+                 if state not in ("signed", "signoff_failed")],
+                [item for item, state in states.items() if state == "signoff_failed"])
 
     # ------------------------------------------------------------------ sign-off
     def signoff(self, request_id: str, item_id: str, *, by: str, note: str | None,
@@ -474,13 +469,14 @@ class Workflow:
         request = self.get(request_id)
         if request.status not in ("awaiting_signoff", "partially_completed"):
             return request  # the run still to come counts the sign-offs
-        if self._failed_signoffs(view):
+        pending, not_done = self._signoffs(view)
+        if not_done:
             if request.status == "awaiting_signoff":
                 request = self._move(request, "partially_completed", by,
                                      "a manual or notify item could not be done",
                                      {"item": item_id})
             return request
-        if self._pending_signoffs(view) or not _run_was_clean(request.result):
+        if pending or not _run_was_clean(request.result):
             return request
         request = self._move(request, "completed", by, "every manual item signed off")
         self.requests.forget_identifiers(request_id)

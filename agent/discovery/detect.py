@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from agent.detectors import Detector, column_confidence, value_text
+from agent.detectors import ColumnVerdict, Detector, judge_column, value_text
 from agent.discovery.datamap import CONFIDENCE_ORDER, Entry
 from agent.sampling import FieldSample
 from agent.sweep_text import SweepScanner
@@ -26,6 +26,7 @@ class FieldJudge:
         self.groups = {d.name: list(overrides.get(d.name, d.categories))
                        for d in self.detectors}
         self.strong_text = {d.name for d in self.detectors if d.checks or d.text_literal}
+        self.by_name = {d.name: d for d in self.detectors}
 
     def judge(self, system: str, unit: str, field: FieldSample,
               mapped_group: str | None = None) -> Entry | None:
@@ -42,24 +43,23 @@ class FieldJudge:
     def _column(self, system: str, unit: str, field: FieldSample) -> Entry | None:
         column = field.column or field.container.rsplit(".", 1)[-1]
         present = [v for v in field.values if value_text(v) is not None]
-        judged: list[tuple[int, float, Detector]] = []
+        judged: list[tuple[int, float, str, Detector, ColumnVerdict]] = []
         for detector in self.detectors:
             if not detector.matches_column_name(column) and not self._probe(
                     detector, present, column):
                 continue
-            verdict = column_confidence(detector, column, present)
+            verdict = judge_column(detector, column, present)
             if verdict is not None:
-                level, score = verdict
-                judged.append((CONFIDENCE_ORDER[level], -score, detector))
+                judged.append((CONFIDENCE_ORDER[verdict.level], -verdict.score,
+                               detector.name, detector, verdict))
         if not judged:
             return self._free_text_column(system, unit, field, present)
-        judged.sort(key=lambda j: (j[0], j[1], j[2].name))
-        best_level = judged[0][0]
-        kept = [d for level, _, d in judged if level == best_level]
-        matches = {d.name: sum(1 for v in present if d.matches(v, column)) for d in kept}
-        level_name = next(k for k, v in CONFIDENCE_ORDER.items() if v == best_level)
-        return self._entry(system, unit, field, kept, level_name, len(present),
-                           matches[kept[0].name], matches, "values")
+        judged.sort(key=lambda j: j[:3])
+        best = judged[0][4]
+        kept = [(d, v) for _, _, _, d, v in judged if v.level == best.level]
+        matches = {d.name: v.matched for d, v in kept}
+        return self._entry(system, unit, field, [d for d, _ in kept], best.level,
+                           len(present), best.matched, matches, "values")
 
     def _free_text_column(self, system: str, unit: str, field: FieldSample,
                           present: Sequence[object]) -> Entry | None:
@@ -103,8 +103,8 @@ class FieldJudge:
     def _text_verdict(self, counts: Mapping[str, int]) -> tuple[list[Detector], str]:
         """Detectors found in text, most matches first, and how sure: high when one of them
         checks more than a shape (a checksum, an e-mail's @), medium from three matches."""
-        by_name = {d.name: d for d in self.detectors}
-        kept = sorted((by_name[n] for n in counts), key=lambda d: (-counts[d.name], d.name))
+        kept = sorted((self.by_name[n] for n in counts),
+                      key=lambda d: (-counts[d.name], d.name))
         if any(d.name in self.strong_text for d in kept):
             return kept, "high"
         return kept, "medium" if sum(counts.values()) >= 3 else "low"

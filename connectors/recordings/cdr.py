@@ -544,7 +544,7 @@ def _index_leads(inspector: Any, table: str, schema: str | None) -> frozenset[st
         indexes = [i.get("column_names") or [] for i in inspector.get_indexes(table, schema)]
         indexes.append(inspector.get_pk_constraint(table, schema).get("constrained_columns")
                        or [])
-    except NotImplementedError:
+    except NotImplementedError:  # a dialect that cannot reflect indexes: none known
         return frozenset()
     for columns in indexes:
         if columns and columns[0]:

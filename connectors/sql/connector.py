@@ -175,13 +175,14 @@ class SqlConnector(BaseConnector):
                 name, schema = info.table.name, info.table.schema
             else:
                 name = _unqualified(container.name, catalog.schema)
-                excluded = sampling.excluded_tables(conn, self.options,
-                                                       [i.table.name for i in catalog])
-                if name not in excluded:
+                # discover() said why search leaves it out; else ask the database
+                why = container.notes.get("excluded") or sampling.excluded_tables(
+                    conn, self.options, [i.table.name for i in catalog]).get(name)
+                if not why:
                     yield Sample(container.name, "", error=f"no table {container.name} in "
                                  f"system {self.system.name!r}")
                     return
-                columns = sampling.Columns(frozenset(), frozenset(), False, excluded[name])
+                columns = sampling.Columns(frozenset(), frozenset(), False, why)
                 schema = catalog.schema
             yield from sampling.TableSampler(self.system, conn).sample(
                 container.name, name, schema, columns, options, container.items)
